@@ -1,0 +1,1 @@
+"""Reusable Streamlit + Plotly pieces. Figures are drawn from arrays and labels, never from a model."""

@@ -1,0 +1,40 @@
+"""An attention matrix as a heatmap: rows are queries, columns are keys, each row sums to 1."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from components.patch_overlay import COLORSCALE
+
+
+def unique_labels(labels: list[str]) -> list[str]:
+    """Plotly merges equal category labels; prefix each with its position so 'the' and 'the' stay two rows."""
+    return [f"{i}:{label}" for i, label in enumerate(labels)]
+
+
+def attention_matrix(
+    matrix: np.ndarray,
+    query_labels: list[str],
+    key_labels: list[str],
+    title: str = "",
+    boundaries: list[tuple[str, float]] | None = None,
+    height: int = 480,
+) -> go.Figure:
+    """matrix: (queries, keys). boundaries: ('x' or 'y', position) lines, e.g. where text tokens end."""
+    if matrix.shape != (len(query_labels), len(key_labels)):
+        raise ValueError(f"matrix {matrix.shape} vs {len(query_labels)} query and {len(key_labels)} key labels")
+    fig = go.Figure(go.Heatmap(
+        z=matrix, x=unique_labels(key_labels), y=unique_labels(query_labels), colorscale=COLORSCALE,
+        colorbar=dict(title="weight", thickness=12),
+        hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>",
+    ))
+    for axis, position in boundaries or []:
+        line = dict(color="#00d4ff", width=2)
+        if axis == "x":
+            fig.add_shape(type="line", x0=position, x1=position, y0=-0.5, y1=len(query_labels) - 0.5, line=line)
+        else:
+            fig.add_shape(type="line", y0=position, y1=position, x0=-0.5, x1=len(key_labels) - 0.5, line=line)
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
+    fig.update_yaxes(autorange="reversed", title="queries")
+    fig.update_xaxes(title="keys", tickangle=-60)
+    return fig

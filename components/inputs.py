@@ -1,0 +1,105 @@
+"""The inputs every page shares: model pack, image, and the question/caption text.
+
+`render_sidebar` (called by app.py on every rerun, before the page) draws the widgets; their keys keep their
+values as the user moves between pages. Pages read the result with `current()`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from components import models
+from core import images, registry, shapes_world
+
+UPLOAD, CAMERA = "upload an image", "take a photo"
+DEFAULT_IMAGE = {"bundled": "shapes: two objects", "hub": "photo: cat"}
+MAX_TEXT_CHARS = 200  # every model here reads <= 77 tokens; longer text is cut with a note
+
+
+@dataclass(frozen=True)
+class Inputs:
+    pack: str
+    image_name: str
+    image_png: bytes | None  # None when the chosen upload is missing or unreadable
+    text: str  # stripped; may be empty
+    scene: shapes_world.Scene | None  # ground truth, for shapes samples
+
+
+def _on_image_change() -> None:
+    sample = images.samples().get(st.session_state["image_source"])
+    if sample is not None:
+        st.session_state["text"] = sample.question
+
+
+def _image_from_upload(data: bytes | None, what: str) -> bytes | None:
+    if data is None:
+        st.sidebar.info(f"No {what} yet: use the control above.")
+        return None
+    try:
+        return images.to_png(images.load_image(data))
+    except images.ImageInputError as error:
+        st.sidebar.error(str(error))
+        return None
+
+
+def render_sidebar() -> Inputs:
+    choice = models.pack_choice()
+    sidebar = st.sidebar
+    sidebar.header("Inputs")
+    if "pack" not in st.session_state:
+        st.session_state["pack"] = choice.pack
+    pack = sidebar.radio("Model pack", registry.PACKS, key="pack", horizontal=True,
+                         help="hub: the real checkpoints (downloaded once). bundled: tiny models of the same "
+                              "classes, trained on the shapes world, shipped with the app (works offline).")
+    sidebar.caption(f"Live pack: **{pack}** (automatic choice: {choice.pack}, because {choice.reason}).")
+    if choice.fallback and not st.session_state.get("fallback_announced"):
+        st.session_state["fallback_announced"] = True
+        st.toast("Offline: using the bundled tiny models.")
+        sidebar.warning("The Hugging Face hub is not reachable, so the app runs on the bundled tiny models.")
+
+    options = list(images.samples()) + [UPLOAD, CAMERA]
+    if "image_source" not in st.session_state:
+        st.session_state["image_source"] = DEFAULT_IMAGE[pack] if DEFAULT_IMAGE[pack] in options else options[0]
+        st.session_state["text"] = images.samples()[st.session_state["image_source"]].question
+    source = sidebar.selectbox("Image", options, key="image_source", on_change=_on_image_change)
+    if source == UPLOAD:
+        upload = sidebar.file_uploader("Upload an image", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],
+                                       key="upload")
+        image_png = _image_from_upload(upload.getvalue() if upload else None, "upload")
+    elif source == CAMERA:
+        photo = sidebar.camera_input("Take a photo", key="camera")
+        image_png = _image_from_upload(photo.getvalue() if photo else None, "photo")
+    else:
+        image_png = images.sample_png(source)
+    if image_png is not None:
+        sidebar.image(image_png, caption=source, width=160)
+
+    text = sidebar.text_input("Question or caption", key="text", max_chars=MAX_TEXT_CHARS,
+                              help="Every page uses this text: as the question (cross-attention, early fusion) "
+                                   "or as an extra caption (CLIP space).")
+    if pack == "bundled" and images.samples().get(source, None) is not None and \
+            images.samples()[source].kind == "photo":
+        sidebar.caption("The bundled models only know the shapes world: on photos their answers are guesses.")
+    inputs = Inputs(pack, source, image_png, text.strip(), images.sample_scene(source))
+    st.session_state["_inputs"] = inputs
+    return inputs
+
+
+def current() -> Inputs:
+    """The inputs the sidebar resolved on this rerun."""
+    return st.session_state["_inputs"]
+
+
+def require_image(inputs: Inputs) -> bytes:
+    if inputs.image_png is None:
+        st.info("Choose an image in the sidebar (a sample, an upload or a camera photo) to start.")
+        st.stop()
+    return inputs.image_png
+
+
+def require_text(inputs: Inputs, what: str = "question") -> str:
+    if not inputs.text:
+        st.warning(f"The {what} is empty: type one in the sidebar.")
+        st.stop()
+    return inputs.text

@@ -1,0 +1,68 @@
+"""The Streamlit side of model loading and per-input results.
+
+Models: `st.cache_resource`, one copy per process shared by every session (so: eval mode, never mutated).
+Results: `st.cache_data` keyed by pack + image bytes + text, so a widget that only changes the view (layer, head,
+token) reruns the page script but never the model.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from core import clip_space, cross_attention, early_fusion, images, patching, registry
+
+
+@st.cache_resource(show_spinner=False)
+def pack_choice() -> registry.PackChoice:
+    """Decided once per server process: probing the hub costs up to a few seconds."""
+    return registry.choose_pack()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _load(pack: str, role: str) -> registry.LoadedModel:
+    return registry.load(pack, role)
+
+
+def model(pack: str, role: str) -> registry.LoadedModel:
+    """The model for a role, loaded once per process. If the hub pack fails (offline, partial cache), fall back
+    to the bundled pack and say so on the page."""
+    label = registry.spec(pack, role).label
+    with st.spinner(f"Loading {label} (first use only)…"):
+        try:
+            return _load(pack, role)
+        except Exception as error:  # noqa: BLE001 - any hub failure means "use the bundled model"
+            if pack == "bundled":
+                raise
+            st.warning(
+                f"Could not load {label} from the Hugging Face hub ({type(error).__name__}). "
+                "Showing the bundled tiny model instead."
+            )
+            return _load("bundled", role)
+
+
+def _image(image_png: bytes):
+    return images.load_image(image_png)
+
+
+@st.cache_data(show_spinner="Running the vision tower…", max_entries=64)
+def patch_view(pack: str, image_png: bytes) -> patching.PatchView:
+    loaded = model(pack, "clip")
+    return patching.patch_view(loaded.model, loaded.processor, _image(image_png))
+
+
+@st.cache_data(show_spinner="Asking the question…", max_entries=64)
+def ask(pack: str, image_png: bytes, question: str) -> cross_attention.CrossAttentionResult:
+    loaded = model(pack, "vqa")
+    return cross_attention.ask(loaded.model, loaded.processor, _image(image_png), question)
+
+
+@st.cache_data(show_spinner="Embedding images and captions…", max_entries=64)
+def clip_embed(pack: str, named_images: tuple[tuple[str, bytes], ...], texts: tuple[str, ...]) -> clip_space.ClipSpace:
+    loaded = model(pack, "clip")
+    return clip_space.embed(loaded.model, loaded.processor, [_image(png) for _, png in named_images],
+                            [name for name, _ in named_images], list(texts))
+
+
+@st.cache_data(show_spinner="Running the joint stream…", max_entries=64)
+def fuse(pack: str, image_png: bytes, question: str) -> early_fusion.FusionResult:
+    loaded = model(pack, "fusion")
+    return early_fusion.fuse(loaded.model, loaded.processor, _image(image_png), question)

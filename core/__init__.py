@@ -1,0 +1,1 @@
+"""Computation behind the dashboard. Nothing in core/ imports Streamlit."""

@@ -1,0 +1,56 @@
+"""One attention layout for the whole app: a (layers, heads, queries, keys) float32 array.
+
+Every model here returns attentions as a tuple with one (batch, heads, queries, keys) tensor per layer, or None
+when it was loaded with SDPA attention. `stack_attentions` turns the tuple into the array and fails loudly when
+the weights are missing; `select` picks the (queries, keys) matrix a page shows.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+HEAD_MEAN, HEAD_MAX, LAYER_MEAN = "mean", "max", "mean"
+
+
+class AttentionsMissing(RuntimeError):
+    """The model returned no attention weights."""
+
+
+def stack_attentions(attentions: Sequence[torch.Tensor] | None, batch_index: int = 0) -> np.ndarray:
+    """Per-layer tuple of (batch, heads, queries, keys) -> (layers, heads, queries, keys) for one batch item."""
+    if not attentions or any(a is None for a in attentions):
+        raise AttentionsMissing(
+            "The model returned no attention weights. Load it with attn_implementation='eager' and call it "
+            "with output_attentions=True (SDPA and flash attention never materialise the weights)."
+        )
+    return torch.stack([a[batch_index] for a in attentions]).float().cpu().numpy()  # (L, H, Q, K)
+
+
+def select(weights: np.ndarray, layer: int | str, head: int | str) -> np.ndarray:
+    """(L, H, Q, K) -> (Q, K): a layer index or "mean"; a head index, "mean" or "max"."""
+    if weights.ndim != 4:
+        raise ValueError(f"expected (layers, heads, queries, keys), got shape {weights.shape}")
+    per_layer = weights.mean(axis=0) if layer == LAYER_MEAN else weights[int(layer)]  # (H, Q, K)
+    if head == HEAD_MEAN:
+        return per_layer.mean(axis=0)
+    if head == HEAD_MAX:
+        return per_layer.max(axis=0)
+    return per_layer[int(head)]
+
+
+def patch_grid_values(row: np.ndarray, grid: tuple[int, int], positions: np.ndarray | None = None) -> np.ndarray:
+    """Spread one query's attention over the image patches onto the (rows, cols) grid.
+
+    row: (n_patches,) weights of the patch keys, in the model's token order.
+    positions: (n_patches, 2) (row, col) of each patch token, when the order is not row-major (ViLT).
+    """
+    rows, cols = grid
+    if positions is None:
+        if row.shape[0] != rows * cols:
+            raise ValueError(f"{row.shape[0]} patch weights do not fill a {rows}x{cols} grid")
+        return row.reshape(rows, cols)
+    out = np.zeros((rows, cols), dtype=row.dtype)
+    np.add.at(out, (positions[:, 0], positions[:, 1]), row)  # a padded-again patch adds, never overwrites
+    return out

@@ -1,0 +1,88 @@
+"""Cross-attention: text tokens send queries to the image patches, which supply keys and values.
+
+In BLIP's VQA model the question encoder is a BERT whose every layer has a cross-attention block:
+queries come from the question tokens, keys and values from the vision tower's patch features, and
+softmax(Q K^T / sqrt(d_k)) V gives each token a context vector. The answer decoder then reads the image-grounded
+question. `ask` returns the answer and every layer's token x patch cross-attention.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from core.attention import stack_attentions
+from core.patching import model_image
+
+
+@dataclass
+class CrossAttentionResult:
+    """A question asked of an image.
+
+    answer: the decoded answer; answer_probability: the product of its tokens' probabilities.
+    tokens: (T,) question tokens as the tokenizer split them, special tokens included.
+    cross_attentions: (layers, heads, T, 1 + n_patches); key 0 is the vision CLS token, then patches row-major.
+    grid: (rows, cols) of patches; model_image: (H, W, 3) uint8, what the vision tower saw.
+    """
+
+    question: str
+    answer: str
+    answer_probability: float
+    tokens: list[str]
+    cross_attentions: np.ndarray
+    grid: tuple[int, int]
+    patch_size: int
+    model_image: np.ndarray
+
+    @property
+    def token_patch_matrix(self) -> np.ndarray:
+        """(layers, heads, T, n_patches): the weights on patches only (CLS column dropped)."""
+        return self.cross_attentions[..., 1:]
+
+
+@torch.inference_mode()
+def ask(vqa_model, processor, image: Image.Image, question: str, max_answer_tokens: int = 10) -> CrossAttentionResult:
+    inputs = processor(images=image, text=question, return_tensors="pt", truncation=True)
+    vision = vqa_model.vision_model(pixel_values=inputs.pixel_values)
+    image_embeds = vision.last_hidden_state  # (1, 1 + N, d_vision): the keys' and values' source
+    encoded = vqa_model.text_encoder(
+        input_ids=inputs.input_ids,
+        attention_mask=inputs.attention_mask,
+        encoder_hidden_states=image_embeds,
+        encoder_attention_mask=torch.ones(image_embeds.shape[:2], dtype=torch.long),
+        output_attentions=True,
+    )
+    cross = stack_attentions(encoded.cross_attentions)  # (L, heads, T, 1 + N)
+
+    # The answer decoder reads the image-grounded question; this is BlipForQuestionAnswering.generate minus its
+    # second vision forward (we already have the encoder output).
+    text_config = vqa_model.config.text_config
+    question_embeds = encoded.last_hidden_state
+    generated = vqa_model.text_decoder.generate(
+        input_ids=torch.full((1, 1), vqa_model.decoder_start_token_id),
+        eos_token_id=text_config.sep_token_id,
+        pad_token_id=text_config.pad_token_id,
+        encoder_hidden_states=question_embeds,
+        encoder_attention_mask=torch.ones(question_embeds.shape[:2], dtype=torch.long),
+        max_new_tokens=max_answer_tokens,
+        do_sample=False,
+        num_beams=1,
+        output_scores=True,
+        return_dict_in_generate=True,
+    )
+    new_tokens = generated.sequences[0, 1:]
+    probabilities = [torch.softmax(s[0], dim=-1)[t].item() for s, t in zip(generated.scores, new_tokens)]
+    patch = vqa_model.config.vision_config.patch_size
+    rows, cols = inputs.pixel_values.shape[2] // patch, inputs.pixel_values.shape[3] // patch
+    return CrossAttentionResult(
+        question=question,
+        answer=processor.tokenizer.decode(new_tokens, skip_special_tokens=True).strip(),
+        answer_probability=float(np.prod(probabilities)) if probabilities else 0.0,
+        tokens=processor.tokenizer.convert_ids_to_tokens(inputs.input_ids[0]),
+        cross_attentions=cross,
+        grid=(rows, cols),
+        patch_size=patch,
+        model_image=model_image(inputs.pixel_values, processor.image_processor),
+    )

@@ -1,0 +1,89 @@
+"""Early fusion: text tokens and image patches in one stream, mixed by plain self-attention from layer 0.
+
+ViLT concatenates [text tokens | image CLS | image patches], each with a modality (token-type) embedding, and runs
+one transformer over all of them. Footgun: `ViltEmbeddings.visual_embed` shuffles the image patches with
+`torch.multinomial`, so image token k is NOT patch k in reading order, and ViltModel does not say which it is.
+`fuse` calls `visual_embed` itself, keeps the `patch_index` it returns (token -> (row, col)), and hands the
+embeddings to the model through its `image_embeds` argument: the same computation, with the map kept.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from core.attention import stack_attentions
+from core.patching import model_image
+
+
+@dataclass
+class FusionResult:
+    """One question through ViLT.
+
+    tokens: (S,) labels of the joint stream: n_text text tokens, then the image CLS, then n_image - 1 patches.
+    attentions: (layers, heads, S, S) self-attention over the joint stream.
+    patch_positions: (n_image - 1, 2) the (row, col) of each image patch token, in stream order.
+    top_answers: [(answer, score)] the 5 best, score = sigmoid of ViLT's VQA logit.
+    """
+
+    question: str
+    tokens: list[str]
+    n_text: int
+    n_image: int
+    attentions: np.ndarray
+    patch_positions: np.ndarray
+    grid: tuple[int, int]
+    patch_size: int
+    model_image: np.ndarray
+    top_answers: list[tuple[str, float]]
+
+    @property
+    def answer(self) -> str:
+        return self.top_answers[0][0]
+
+    def blocks(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
+        """Split a (S, S) matrix into its four modality blocks (queries -> keys)."""
+        t = self.n_text
+        return {
+            "text->text": matrix[:t, :t],
+            "text->image": matrix[:t, t:],
+            "image->text": matrix[t:, :t],
+            "image->image": matrix[t:, t:],
+        }
+
+
+@torch.inference_mode()
+def fuse(vilt_model, processor, image: Image.Image, question: str) -> FusionResult:
+    inputs = processor(images=image, text=question, return_tensors="pt", truncation=True)
+    embeddings = vilt_model.vilt.embeddings
+    image_embeds, image_mask, (patch_index, (rows, cols)) = embeddings.visual_embed(
+        inputs.pixel_values, inputs.pixel_mask, max_image_length=vilt_model.config.max_image_length
+    )  # image_embeds: (1, 1 + n, d) with positions added; patch_index: (1, n, 2)
+    out = vilt_model(
+        input_ids=inputs.input_ids,
+        attention_mask=inputs.attention_mask,
+        token_type_ids=inputs.token_type_ids,
+        image_embeds=image_embeds,
+        pixel_mask=image_mask,
+        output_attentions=True,
+    )
+    attentions = stack_attentions(out.attentions)  # (L, heads, S, S)
+    scores = torch.sigmoid(out.logits[0])
+    top = torch.topk(scores, k=min(5, scores.shape[0]))
+    text_tokens = processor.tokenizer.convert_ids_to_tokens(inputs.input_ids[0])
+    positions = patch_index[0].numpy()
+    tokens = text_tokens + ["[IMG]"] + [f"p({r},{c})" for r, c in positions]
+    return FusionResult(
+        question=question,
+        tokens=tokens,
+        n_text=len(text_tokens),
+        n_image=image_embeds.shape[1],
+        attentions=attentions,
+        patch_positions=positions,
+        grid=(rows, cols),
+        patch_size=vilt_model.config.patch_size,
+        model_image=model_image(inputs.pixel_values, processor.image_processor),
+        top_answers=[(vilt_model.config.id2label[i], float(s)) for s, i in zip(top.values, top.indices.tolist())],
+    )

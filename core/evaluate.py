@@ -1,0 +1,98 @@
+"""Held-out accuracy of the bundled pack on the shapes world.
+
+    python -m core.evaluate            # prints CLIP zero-shot, VQA, caption exact match and ViLT VQA accuracy
+
+Every scorer goes through the model's processor, the same inference path the pages use, on scene seeds that
+training never draws (core/train.py takes seeds below VALIDATION_SEED; the test set sits above TEST_SEED).
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Iterable
+
+import torch
+
+from core import shapes_world
+
+TEST_SEED = 950_000_000
+
+
+def _two_object_questions(seeds: Iterable[int]) -> tuple[list, list[str], list[str]]:
+    """Two-object scenes, each asked 'what color is the {shape}?' about one of its objects (seed picks which)."""
+    images, asked, answers = [], [], []
+    for seed in seeds:
+        scene = shapes_world.make_scene(seed, n_objects=2)
+        target = scene.objects[seed % 2]
+        images.append(scene.image)
+        asked.append(f"what color is the {target.shape}?")
+        answers.append(target.color)
+    return images, asked, answers
+
+
+@torch.inference_mode()
+def clip_zero_shot(model, processor, seeds: Iterable[int]) -> float:
+    """One-object scenes classified among all colour x shape prompts."""
+    scenes = [shapes_world.make_scene(s, n_objects=1) for s in seeds]
+    classes = shapes_world.class_prompts()
+    inputs = processor(images=[s.image for s in scenes], text=[p for _, p in classes], return_tensors="pt",
+                       padding=True)
+    logits = model(**inputs).logits_per_image  # (images, classes)
+    predicted = [classes[i][0] for i in logits.argmax(dim=1).tolist()]
+    return sum(p == s.objects[0].name for p, s in zip(predicted, scenes)) / len(scenes)
+
+
+@torch.inference_mode()
+def vqa_accuracy(model, processor, seeds: Iterable[int]) -> float:
+    images, asked, answers = _two_object_questions(seeds)
+    inputs = processor(images=images, text=asked, return_tensors="pt", padding=True)
+    generated = model.generate(**inputs, max_new_tokens=4)
+    predicted = [t.strip() for t in processor.batch_decode(generated, skip_special_tokens=True)]
+    return sum(p == a for p, a in zip(predicted, answers)) / len(answers)
+
+
+@torch.inference_mode()
+def caption_exact_match(model, processor, seeds: Iterable[int]) -> float:
+    """Generated caption tokens equal the template caption's tokens, for scenes of 1-3 objects."""
+    scenes = [shapes_world.make_scene(s) for s in seeds]
+    inputs = processor(images=[s.image for s in scenes], return_tensors="pt")
+    generated = model.generate(pixel_values=inputs.pixel_values, max_new_tokens=24)
+    tokenizer = processor.tokenizer
+    hits = 0
+    for ids, scene in zip(generated.tolist(), scenes):
+        words = [t for t in tokenizer.convert_ids_to_tokens(ids) if t not in tokenizer.all_special_tokens]
+        hits += words == tokenizer.tokenize(shapes_world.caption(scene))
+    return hits / len(scenes)
+
+
+@torch.inference_mode()
+def fusion_accuracy(model, processor, seeds: Iterable[int]) -> float:
+    images, asked, answers = _two_object_questions(seeds)
+    inputs = processor(images=images, text=asked, return_tensors="pt", padding=True)
+    predicted = [model.config.id2label[i] for i in model(**inputs).logits.argmax(dim=1).tolist()]
+    return sum(p == a for p, a in zip(predicted, answers)) / len(answers)
+
+
+SCORERS = {"clip": clip_zero_shot, "vqa": vqa_accuracy, "caption": caption_exact_match, "fusion": fusion_accuracy}
+DESCRIPTIONS = {
+    "clip": "CLIP zero-shot accuracy, one-object scenes, 18 colour x shape classes",
+    "vqa": "BLIP VQA accuracy, two-object scenes, 'what color is the <shape>?'",
+    "caption": "BLIP caption exact match, 1-3 object scenes",
+    "fusion": "ViLT VQA accuracy, two-object scenes, 'what color is the <shape>?'",
+}
+
+
+def main() -> None:
+    from core import registry
+
+    parser = argparse.ArgumentParser(description="Held-out accuracy of the bundled pack.")
+    parser.add_argument("--scenes", type=int, default=1000)
+    args = parser.parse_args()
+    seeds = range(TEST_SEED, TEST_SEED + args.scenes)
+    for role in registry.ROLES:
+        loaded = registry.load("bundled", role)
+        score = SCORERS[role](loaded.model, loaded.processor, seeds)
+        print(f"{DESCRIPTIONS[role]:70s} {score:6.1%}  ({args.scenes} held-out scenes)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""One place that knows which model plays which role, in which pack, and how to load it.
+
+A *pack* is a set of checkpoints: `hub` (the real ones on the Hugging Face hub) or `bundled` (tiny models of the
+same classes, trained on the shapes world by core/train.py and committed under models/bundled/). A *role* is what a
+page needs: `clip`, `vqa`, `caption`, `fusion`. Pages ask for (pack, role) and never name a checkpoint.
+
+Loading is always `from_pretrained` with eager attention (SDPA returns no attention weights), safetensors only,
+no remote code: the bundled and hub packs go through exactly the same lines.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from transformers import (
+    AutoProcessor,
+    BlipForConditionalGeneration,
+    BlipForQuestionAnswering,
+    CLIPModel,
+    PreTrainedModel,
+    ProcessorMixin,
+    ViltForQuestionAnswering,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_DIR = REPO_ROOT / "models" / "bundled"
+
+PACKS = ("hub", "bundled")
+ROLES = ("clip", "vqa", "caption", "fusion")
+PACK_ENV = "MMA_PACK"  # set to "hub" or "bundled" to skip the automatic choice
+HUB_PROBE_TIMEOUT_S = 3.0
+
+HUB_IDS = {
+    "clip": "openai/clip-vit-base-patch32",
+    "vqa": "Salesforce/blip-vqa-base",
+    "caption": "Salesforce/blip-image-captioning-base",
+    "fusion": "dandelin/vilt-b32-finetuned-vqa",
+}
+MODEL_CLASSES: dict[str, type[PreTrainedModel]] = {
+    "clip": CLIPModel,
+    "vqa": BlipForQuestionAnswering,
+    "caption": BlipForConditionalGeneration,
+    "fusion": ViltForQuestionAnswering,
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    pack: str
+    role: str
+    source: str  # a hub id or a local folder: whatever `from_pretrained` takes
+
+    @property
+    def label(self) -> str:
+        return self.source if self.pack == "hub" else f"bundled tiny {MODEL_CLASSES[self.role].__name__}"
+
+
+@dataclass
+class LoadedModel:
+    spec: ModelSpec
+    model: PreTrainedModel  # in eval mode; shared between sessions, so never mutated after loading
+    processor: ProcessorMixin
+
+
+def spec(pack: str, role: str) -> ModelSpec:
+    if pack not in PACKS:
+        raise ValueError(f"unknown pack {pack!r}; choose one of {PACKS}")
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; choose one of {ROLES}")
+    source = HUB_IDS[role] if pack == "hub" else str(BUNDLED_DIR / role)
+    return ModelSpec(pack, role, source)
+
+
+def load(pack: str, role: str) -> LoadedModel:
+    """Load one model and its processor. Slow (seconds to minutes for hub models): cache the result."""
+    s = spec(pack, role)
+    if pack == "bundled" and not (Path(s.source) / "config.json").exists():
+        raise FileNotFoundError(f"bundled model {role!r} is missing at {s.source}; run `python -m core.train`")
+    model = MODEL_CLASSES[role].from_pretrained(s.source, attn_implementation="eager", use_safetensors=True)
+    model.eval()
+    processor = AutoProcessor.from_pretrained(s.source)
+    return LoadedModel(s, model, processor)
+
+
+def hub_cached(role: str) -> bool:
+    """True when the hub checkpoint's config is already in the local Hugging Face cache (no network)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(HUB_IDS[role], "config.json"), str)
+
+
+def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
+    """One small request to the hub; any failure or a slow answer counts as unreachable."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen("https://huggingface.co/api/models/" + HUB_IDS["clip"], timeout=timeout) as r:
+            return r.status == 200
+    except Exception:  # DNS failure, refused, timeout, proxy: all mean "not now"
+        return False
+
+
+@dataclass(frozen=True)
+class PackChoice:
+    pack: str
+    reason: str  # one sentence for the sidebar
+    fallback: bool  # True when we wanted the hub and could not have it
+
+
+def choose_pack(
+    env: dict[str, str] | None = None,
+    probe: Callable[[], bool] = hub_reachable,
+    cached: Callable[[str], bool] = hub_cached,
+) -> PackChoice:
+    """hub when it answers or its checkpoints are cached, else bundled; $MMA_PACK overrides both."""
+    env = os.environ if env is None else env
+    forced = env.get(PACK_ENV, "").strip().lower()
+    if forced:
+        if forced not in PACKS:
+            raise ValueError(f"{PACK_ENV}={forced!r}: choose one of {PACKS}")
+        return PackChoice(forced, f"set by {PACK_ENV}={forced}", fallback=False)
+    if all(cached(role) for role in ROLES):
+        return PackChoice("hub", "hub checkpoints found in the local cache", fallback=False)
+    if probe():
+        return PackChoice("hub", "the Hugging Face hub is reachable", fallback=False)
+    return PackChoice(
+        "bundled",
+        f"the Hugging Face hub did not answer within {HUB_PROBE_TIMEOUT_S:.0f} s, so the app uses the bundled tiny "
+        "models trained on the shapes world",
+        fallback=True,
+    )

@@ -1,0 +1,150 @@
+"""The bundled pack's tiny models: the same transformers classes as the hub checkpoints, sized for 2 CPU cores.
+
+Each builder returns a randomly initialised model plus its processor. Training (core/train.py) fits them on the
+shapes world and `save_pretrained`s both, so the bundled pack and the hub pack load through the same
+`from_pretrained` path (core/registry.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from transformers import (
+    BertTokenizerFast,
+    BlipConfig,
+    BlipForConditionalGeneration,
+    BlipForQuestionAnswering,
+    BlipImageProcessor,
+    BlipProcessor,
+    CLIPConfig,
+    CLIPImageProcessor,
+    CLIPModel,
+    CLIPProcessor,
+    ViltConfig,
+    ViltForQuestionAnswering,
+    ViltImageProcessor,
+    ViltProcessor,
+)
+
+from core import shapes_world
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]"]  # [DEC] starts BLIP's decoder, as on the hub
+
+
+@dataclass(frozen=True)
+class TinySize:
+    """Width and depth shared by the tiny models."""
+
+    hidden: int = 64  # 64 wide: BLIP learned colour-to-shape binding at this width in ~7000 steps (DESIGN.md)
+    heads: int = 4  # 16-dim heads; 4 of them keep the per-head attention pictures few enough to browse
+    mlp: int = 128
+    vision_layers: int = 3
+    text_layers: int = 2
+    fusion_layers: int = 4  # ViLT has no separate towers: its depth is where the modalities mix
+    image_size: int = shapes_world.WorldConfig.image_size
+    patch_size: int = 8  # 64 px / 8 px = an 8x8 grid of 64 patches
+    max_text_tokens: int = 32  # the longest template caption is 15 tokens with [CLS]/[SEP]
+
+
+SIZE = TinySize()
+IMAGE_MEAN = [0.5, 0.5, 0.5]
+IMAGE_STD = [0.5, 0.5, 0.5]
+
+
+def build_tokenizer() -> BertTokenizerFast:
+    """A real WordPiece tokenizer whose vocabulary is the shapes world's words."""
+    words = SPECIAL_TOKENS + shapes_world.vocabulary()
+    return BertTokenizerFast(
+        vocab={word: i for i, word in enumerate(words)},
+        do_lower_case=True,
+        model_max_length=SIZE.max_text_tokens,
+        bos_token="[DEC]",
+    )
+
+
+def _vision_config() -> dict:
+    return dict(
+        hidden_size=SIZE.hidden,
+        intermediate_size=SIZE.mlp,
+        num_hidden_layers=SIZE.vision_layers,
+        num_attention_heads=SIZE.heads,
+        image_size=SIZE.image_size,
+        patch_size=SIZE.patch_size,
+    )
+
+
+def _text_config(tokenizer: BertTokenizerFast) -> dict:
+    return dict(
+        vocab_size=len(tokenizer),
+        hidden_size=SIZE.hidden,
+        intermediate_size=SIZE.mlp,
+        num_hidden_layers=SIZE.text_layers,
+        num_attention_heads=SIZE.heads,
+        max_position_embeddings=SIZE.max_text_tokens,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+
+
+def _image_kwargs() -> dict:
+    return dict(image_mean=IMAGE_MEAN, image_std=IMAGE_STD, do_convert_rgb=True)
+
+
+def build_clip(tokenizer: BertTokenizerFast) -> tuple[CLIPModel, CLIPProcessor]:
+    text = _text_config(tokenizer) | dict(
+        bos_token_id=tokenizer.cls_token_id,
+        eos_token_id=tokenizer.sep_token_id,  # CLIP pools the text at its first eos token: [SEP] here
+    )
+    config = CLIPConfig(text_config=text, vision_config=_vision_config(), projection_dim=SIZE.hidden)
+    size = SIZE.image_size
+    image_processor = CLIPImageProcessor(
+        size={"shortest_edge": size}, crop_size={"height": size, "width": size}, **_image_kwargs()
+    )
+    return CLIPModel(config), CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+def _blip_config(tokenizer: BertTokenizerFast) -> BlipConfig:
+    text = _text_config(tokenizer) | dict(
+        encoder_hidden_size=SIZE.hidden,
+        bos_token_id=tokenizer.convert_tokens_to_ids("[DEC]"),
+        sep_token_id=tokenizer.sep_token_id,
+    )
+    return BlipConfig(text_config=text, vision_config=_vision_config(), projection_dim=SIZE.hidden)
+
+
+def _blip_processor(tokenizer: BertTokenizerFast) -> BlipProcessor:
+    size = SIZE.image_size
+    image_processor = BlipImageProcessor(size={"height": size, "width": size}, **_image_kwargs())
+    return BlipProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+def build_vqa(tokenizer: BertTokenizerFast) -> tuple[BlipForQuestionAnswering, BlipProcessor]:
+    return BlipForQuestionAnswering(_blip_config(tokenizer)), _blip_processor(tokenizer)
+
+
+def build_caption(tokenizer: BertTokenizerFast) -> tuple[BlipForConditionalGeneration, BlipProcessor]:
+    return BlipForConditionalGeneration(_blip_config(tokenizer)), _blip_processor(tokenizer)
+
+
+def build_fusion(tokenizer: BertTokenizerFast) -> tuple[ViltForQuestionAnswering, ViltProcessor]:
+    answers = shapes_world.answer_vocabulary()
+    config = ViltConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=SIZE.hidden,
+        intermediate_size=SIZE.mlp,
+        num_hidden_layers=SIZE.fusion_layers,
+        num_attention_heads=SIZE.heads,
+        image_size=SIZE.image_size,
+        patch_size=SIZE.patch_size,
+        max_position_embeddings=SIZE.max_text_tokens,
+        num_labels=len(answers),
+        id2label=dict(enumerate(answers)),
+        label2id={a: i for i, a in enumerate(answers)},
+    )
+    image_processor = ViltImageProcessor(
+        size={"shortest_edge": SIZE.image_size, "longest_edge": SIZE.image_size * 1333 // 800},
+        size_divisor=SIZE.patch_size,
+        **_image_kwargs(),
+    )
+    return ViltForQuestionAnswering(config), ViltProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+BUILDERS = {"clip": build_clip, "vqa": build_vqa, "caption": build_caption, "fusion": build_fusion}

@@ -1,0 +1,44 @@
+import streamlit as st
+
+from components import models
+from components.attention_matrix import attention_matrix
+from components.inputs import current, require_image, require_text
+from components.layer_head import layer_head_selectors
+from components.patch_overlay import patch_overlay
+from core.attention import select
+
+st.title("Cross-attention: the question looks at the image")
+st.markdown(
+    "In BLIP's question encoder every layer has a **cross-attention** block: each question token sends a "
+    "**query**, each image patch offers a **key** and a **value**, and "
+    "$\\mathrm{softmax}(QK^T/\\sqrt{d_k})\\,V$ gives the token a context vector built from the patches it "
+    "looked at."
+)
+inputs = current()
+image_png = require_image(inputs)
+question = require_text(inputs)
+result = models.ask(inputs.pack, image_png, question)
+
+st.subheader(f"Answer: {result.answer or '(empty)'}")
+st.caption(f"Question: “{result.question}” · answer probability {result.answer_probability:.1%}")
+
+n_layers, n_heads = result.cross_attentions.shape[:2]
+layer, head = layer_head_selectors(n_layers, n_heads, key="cross", allow_layer_mean=True)
+matrix = select(result.token_patch_matrix, layer, head)  # (T, N)
+rows, cols = result.grid
+patch_labels = [f"p({r},{c})" for r in range(rows) for c in range(cols)]
+
+token_options = list(range(len(result.tokens)))
+default_token = next((i for i, t in enumerate(result.tokens) if t not in ("[CLS]", "[SEP]")), 0)
+token = st.segmented_control("Token", token_options, default=default_token, key="cross_token",
+                             format_func=lambda i: result.tokens[i])
+token = default_token if token is None else token
+
+left, right = st.columns([3, 2])
+left.plotly_chart(attention_matrix(matrix, result.tokens, patch_labels, title="Token x patch cross-attention",
+                                   height=360), key="token_patch_matrix")
+right.plotly_chart(patch_overlay(result.model_image, result.patch_size, result.grid,
+                                 matrix[token].reshape(rows, cols),
+                                 title=f"Where “{result.tokens[token]}” looked"), key="token_heatmap")
+st.caption("Columns are patches in reading order; the weight on the image's CLS token is left out, so a row can "
+           "sum to less than 1.")
