@@ -6,15 +6,44 @@ import streamlit as st
 
 from components import inputs
 
-st.set_page_config(page_title="Where text meets vision", page_icon="🔭", layout="wide")
+HOME_TEXT = """
+How does a transformer that reads words come to *see*? Four pages, four ideas, each run live on a real model:
 
+| page | the idea | model |
+|---|---|---|
+| **Patching** | a Vision Transformer cuts the image into a grid of patches and turns each into a vector | CLIP's vision tower |
+| **Cross-attention** | text tokens send queries to image patches; softmax(QKᵀ/√d_k)V gives each token a context vector | BLIP VQA |
+| **CLIP space** | contrastive training puts an image and its caption at the same coordinates | CLIP |
+| **Early fusion** | text tokens and image patches in one stream, self-attention across modalities from layer 0 | ViLT |
+
+Pick an image and type a question in the sidebar: they follow you from page to page.
+"""
+BUNDLED_NOTE = (
+    "You are on the **bundled** pack: tiny models of the same classes as the real checkpoints, trained in minutes "
+    "on a synthetic *shapes world* (coloured circles, squares and triangles). Because every scene is drawn by the "
+    "app, we know where each object is, so you can check whether *red* really looks at the red object. Try the "
+    "shapes samples and questions like *what color is the circle?*"
+)
+
+
+def home() -> None:
+    st.title("Where text meets vision")
+    st.markdown(HOME_TEXT)
+    if inputs.current().pack == "bundled":
+        st.info(BUNDLED_NOTE)
+
+
+st.set_page_config(page_title="Where text meets vision", page_icon=":material/visibility:", layout="wide")
+
+# The url_paths differ from the file names on purpose: with a pages/ folder present, AppTest.switch_page would
+# otherwise run a page file on its own, without this entry script and its sidebar.
 pages = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/patching.py", title="Patching", icon="🧩"),
-    st.Page("pages/cross_attention.py", title="Cross-attention", icon="🔦"),
-    st.Page("pages/clip_space.py", title="CLIP space", icon="🧭"),
-    st.Page("pages/early_fusion.py", title="Early fusion", icon="🌀"),
+    st.Page(home, title="Home", icon=":material/home:", default=True),
+    st.Page("pages/patching.py", title="Patching", icon=":material/grid_view:", url_path="patches"),
+    st.Page("pages/cross_attention.py", title="Cross-attention", icon=":material/center_focus_strong:",
+            url_path="cross-attention"),
+    st.Page("pages/clip_space.py", title="CLIP space", icon=":material/scatter_plot:", url_path="clip-space"),
+    st.Page("pages/early_fusion.py", title="Early fusion", icon=":material/merge_type:", url_path="early-fusion"),
 ]
-page = st.navigation(pages)
 inputs.render_sidebar()
-page.run()
+st.navigation(pages).run()

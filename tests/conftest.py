@@ -1,0 +1,11 @@
+"""Shared test set-up: the bundled pack, and no network, ever."""
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+os.environ["MMA_PACK"] = "bundled"  # tests never probe or download from the hub
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"

@@ -1,0 +1,31 @@
+import numpy as np
+
+from core import cross_attention, images, shapes_world
+from tests.models import bundled
+
+
+def test_cross_attention_is_token_by_patch_and_rows_sum_to_one():
+    vqa = bundled("vqa")
+    result = cross_attention.ask(vqa.model, vqa.processor, images.load_image(images.sample_png("shapes: two objects")),
+                                 "what color is the circle?")
+    assert result.tokens[0] == "[CLS]" and "circle" in result.tokens and result.tokens[-1] == "[SEP]"
+    layers, heads, tokens, keys = result.cross_attentions.shape
+    assert (layers, heads, tokens, keys) == (2, 4, len(result.tokens), 1 + 64)
+    assert result.grid == (8, 8) and result.token_patch_matrix.shape[-1] == 64
+    assert np.allclose(result.cross_attentions.sum(axis=-1), 1.0, atol=1e-5)
+    assert 0.0 < result.answer_probability <= 1.0
+
+
+def test_the_answer_matches_generate_and_the_ground_truth():
+    vqa = bundled("vqa")
+    name = "shapes: two objects"
+    scene = images.sample_scene(name)
+    for obj in scene.objects:
+        question = f"what color is the {obj.shape}?"
+        image = images.load_image(images.sample_png(name))
+        result = cross_attention.ask(vqa.model, vqa.processor, image, question)
+        inputs = vqa.processor(images=image, text=question, return_tensors="pt")
+        reference = vqa.processor.decode(vqa.model.generate(**inputs, max_new_tokens=10)[0], skip_special_tokens=True)
+        assert result.answer == reference.strip()
+        assert result.answer == obj.color
+        assert result.answer in shapes_world.COLORS

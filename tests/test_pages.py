@@ -1,0 +1,167 @@
+"""Every page through Streamlit's AppTest, on the bundled pack: it renders the model's real output, controls change
+what is shown, and bad input gives a message instead of a traceback."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from core import cross_attention, early_fusion, images
+from tests.conftest import ROOT
+from tests.models import bundled
+
+PAGES = ["pages/patching.py", "pages/cross_attention.py", "pages/clip_space.py",
+         "pages/early_fusion.py"]
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def figures(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def decode(value) -> np.ndarray:
+    """Plotly sends numpy arrays as typed arrays: {"dtype": "f4", "bdata": base64, "shape": "8, 8"}."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = tuple(int(n) for n in str(value.get("shape", len(flat))).split(","))
+        return flat.reshape(shape).astype(float)
+    return np.array(value, dtype=float)
+
+
+def heatmap_z(figure: dict) -> np.ndarray:
+    return decode(next(t for t in figure["data"] if t["type"] == "heatmap")["z"])
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_home_introduces_the_four_ideas_and_the_bundled_pack():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert not at.exception
+    assert at.title[0].value == "Where text meets vision"
+    assert all(name in at.markdown[0].value for name in ("Patching", "Cross-attention", "CLIP space", "Early fusion"))
+    assert "shapes world" in at.info[0].value
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_exception_and_names_the_live_pack(page):
+    at = open_page(page)
+    assert at.title[0].value
+    assert any("Live pack: **bundled**" in c.value for c in at.sidebar.caption)
+
+
+def test_patching_shows_the_grid_and_layer_and_head_change_the_cls_heatmap():
+    at = open_page("pages/patching.py")
+    assert at.metric[0].value == "64 = 8 x 8"
+    before = heatmap_z(figures(at)[1])
+    assert before.shape == (8, 8)
+    at.selectbox(key="patching_layer").set_value(0).run()
+    after_layer = heatmap_z(figures(at)[1])
+    assert not np.allclose(before, after_layer)
+    at.selectbox(key="patching_head").set_value(1).run()
+    assert not np.allclose(after_layer, heatmap_z(figures(at)[1]))
+
+
+def test_cross_attention_shows_the_models_answer_and_a_token_by_patch_matrix():
+    at = open_page("pages/cross_attention.py")
+    question = at.text_input(key="text").value
+    vqa = bundled("vqa")
+    expected = cross_attention.ask(vqa.model, vqa.processor,
+                                   images.load_image(images.sample_png("shapes: two objects")), question)
+    assert at.subheader[0].value == f"Answer: {expected.answer}"
+    matrix = heatmap_z(figures(at)[0])
+    assert matrix.shape == (len(expected.tokens), 64)
+    assert np.allclose(matrix, expected.token_patch_matrix[-1].mean(axis=0), atol=1e-6)
+
+    at.selectbox(key="cross_layer").set_value(0).run()
+    assert not np.allclose(matrix, heatmap_z(figures(at)[0]))
+    before = heatmap_z(figures(at)[1])
+    at.segmented_control(key="cross_token").set_value(expected.tokens.index("color")).run()
+    assert not np.allclose(before, heatmap_z(figures(at)[1]))
+
+
+def test_a_new_question_changes_the_answer_and_the_matrix():
+    at = open_page("pages/cross_attention.py")
+    scene = images.sample_scene("shapes: two objects")
+    at.text_input(key="text").set_value(f"what color is the {scene.objects[0].shape}?").run()
+    first_answer, first = at.subheader[0].value, heatmap_z(figures(at)[0])
+    at.text_input(key="text").set_value(f"what shape is the {scene.objects[1].color} object?").run()
+    assert not at.exception
+    assert at.subheader[0].value != first_answer
+    assert not np.array_equal(first, heatmap_z(figures(at)[0]))
+
+
+def test_empty_question_gives_a_message_not_a_traceback():
+    at = open_page("pages/cross_attention.py")
+    at.text_input(key="text").set_value("   ").run()
+    assert not at.exception
+    assert any("empty" in w.value for w in at.warning)
+
+
+def test_clip_space_matrix_is_images_by_captions_and_follows_caption_edits():
+    at = open_page("pages/clip_space.py")
+    captions = [c for c in at.text_area(key="clip_captions").value.splitlines() if c.strip()]
+    sim = heatmap_z(figures(at)[0])
+    assert sim.shape == (len(images.samples()), len(captions))
+    projection = figures(at)[1]
+    markers = [t for t in projection["data"] if t.get("mode") == "markers+text"]
+    assert sum(len(decode(t["x"])) for t in markers) == sim.shape[0] + sim.shape[1]
+    at.text_area(key="clip_captions").set_value("a red circle\na blue square").run()
+    assert heatmap_z(figures(at)[0]).shape == (sim.shape[0], 2)
+
+
+def test_early_fusion_shows_answer_and_the_joint_matrix_with_the_boundary():
+    at = open_page("pages/early_fusion.py")
+    question = at.text_input(key="text").value
+    vilt = bundled("fusion")
+    expected = early_fusion.fuse(vilt.model, vilt.processor,
+                                 images.load_image(images.sample_png("shapes: two objects")), question)
+    assert at.subheader[0].value == f"Answer: {expected.answer}"
+    matrix = heatmap_z(figures(at)[0])
+    size = expected.n_text + expected.n_image
+    assert matrix.shape == (size, size)
+    assert np.allclose(matrix.sum(axis=1), 1.0, atol=1e-5)
+    shapes = figures(at)[0]["layout"]["shapes"]
+    assert {s["x0"] for s in shapes if s["x0"] == s["x1"]} == {expected.n_text - 0.5}
+    at.selectbox(key="fusion_head").set_value(2).run()
+    assert not np.allclose(matrix, heatmap_z(figures(at)[0]))
+
+
+@pytest.mark.parametrize("data", [b"", b"GIF89a but not really", _png(Image.new("RGB", (8, 8)))[:30]])
+def test_a_bad_upload_shows_a_message_and_the_page_recovers(data):
+    at = open_page("pages/patching.py")
+    at.selectbox(key="image_source").set_value("upload an image").run()
+    at.file_uploader(key="upload").set_value(("broken.png", data, "image/png")).run()
+    assert not at.exception
+    assert at.sidebar.error and "image" in at.sidebar.error[0].value.lower()
+    assert any("Choose an image" in i.value for i in at.info)
+    at.file_uploader(key="upload").set_value(("ok.png", _png(Image.new("RGB", (90, 60), "blue")), "image/png")).run()
+    assert not at.exception and not at.sidebar.error
+    assert at.metric[0].value == "64 = 8 x 8"
+
+
+def test_choosing_a_sample_sets_its_question_and_the_image_follows_across_pages():
+    at = open_page("pages/patching.py")
+    at.selectbox(key="image_source").set_value("shapes: three objects").run()
+    expected_question = images.samples()["shapes: three objects"].question
+    assert at.text_input(key="text").value == expected_question
+    at.switch_page("pages/cross_attention.py").run()
+    assert not at.exception
+    assert at.selectbox(key="image_source").value == "shapes: three objects"
+    assert at.text_input(key="text").value == expected_question

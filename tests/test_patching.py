@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+from PIL import Image
+from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+from core import images, patching, tiny_models
+from tests.models import bundled
+
+
+@pytest.mark.parametrize("size", [(64, 64), (120, 50), (37, 200)])
+def test_patch_count_is_sequence_length_minus_cls(size):
+    clip = bundled("clip")
+    view = patching.patch_view(clip.model, clip.processor, Image.new("RGB", size, "white"))
+    rows, cols = view.grid
+    assert view.attentions.shape[-1] == view.n_patches + 1 == rows * cols + 1
+    assert view.model_image.shape[:2] == (rows * view.patch_size, cols * view.patch_size)
+
+
+def test_attention_rows_sum_to_one_and_model_image_round_trips():
+    clip = bundled("clip")
+    scene_png = images.sample_png("shapes: two objects")
+    view = patching.patch_view(clip.model, clip.processor, images.load_image(scene_png))
+    assert np.allclose(view.attentions.sum(axis=-1), 1.0, atol=1e-5)
+    assert view.cls_attention.shape == (3, 4, 64)
+    original = np.asarray(images.load_image(scene_png)).astype(int)
+    assert np.abs(view.model_image.astype(int) - original).max() <= 1  # 64 px in, 64 px seen: no resampling
+
+
+def test_full_size_clip_b32_architecture_gives_a_7x7_grid():
+    """The hub CLIP's real shapes (random weights, nothing downloaded): 224 px, 32 px patches -> 49 + CLS."""
+    model = CLIPModel._from_config(CLIPConfig(), attn_implementation="eager").eval()
+    processor = CLIPProcessor(image_processor=CLIPImageProcessor(), tokenizer=tiny_models.build_tokenizer())
+    view = patching.patch_view(model, processor, Image.new("RGB", (300, 200), "gray"))
+    assert view.grid == (7, 7) and view.attentions.shape == (12, 12, 50, 50)

@@ -1,0 +1,44 @@
+import pytest
+
+from core import registry
+
+
+def test_environment_variable_overrides_the_choice():
+    choice = registry.choose_pack(env={"MMA_PACK": "hub"}, probe=lambda: False, cached=lambda r: False)
+    assert choice.pack == "hub" and not choice.fallback
+    with pytest.raises(ValueError, match="MMA_PACK"):
+        registry.choose_pack(env={"MMA_PACK": "huge"})
+
+
+def test_hub_when_reachable_or_cached_bundled_with_an_announcement_otherwise():
+    assert registry.choose_pack(env={}, probe=lambda: True, cached=lambda r: False).pack == "hub"
+    assert registry.choose_pack(env={}, probe=lambda: False, cached=lambda r: True).pack == "hub"
+    offline = registry.choose_pack(env={}, probe=lambda: False, cached=lambda r: False)
+    assert offline.pack == "bundled" and offline.fallback and "did not answer" in offline.reason
+
+
+def test_a_partial_cache_is_not_enough_for_the_hub():
+    choice = registry.choose_pack(env={}, probe=lambda: False, cached=lambda role: role == "clip")
+    assert choice.pack == "bundled"
+
+
+def test_offline_flag_means_unreachable_without_any_request(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert registry.hub_reachable() is False
+
+
+def test_every_role_has_a_spec_in_both_packs():
+    for role in registry.ROLES:
+        assert registry.spec("hub", role).source == registry.HUB_IDS[role]
+        assert registry.spec("bundled", role).source.endswith(role)
+    with pytest.raises(ValueError):
+        registry.spec("bundled", "audio")
+
+
+@pytest.mark.parametrize("role", registry.ROLES)
+def test_bundled_models_load_with_eager_attention_in_eval_mode(role):
+    loaded = registry.load("bundled", role)
+    assert isinstance(loaded.model, registry.MODEL_CLASSES[role])
+    assert loaded.model.config._attn_implementation == "eager"
+    assert not loaded.model.training
+    assert loaded.processor.tokenizer is not None and loaded.processor.image_processor is not None
