@@ -78,8 +78,8 @@ def render_sidebar() -> Inputs:
     text = sidebar.text_input("Question or caption", key="text", max_chars=MAX_TEXT_CHARS,
                               help="Every page uses this text: as the question (cross-attention, early fusion) "
                                    "or as an extra caption (CLIP space).")
-    if pack == "bundled" and images.samples().get(source, None) is not None and \
-            images.samples()[source].kind == "photo":
+    sample = images.samples().get(source)
+    if pack == "bundled" and (sample is None or sample.kind == "photo"):
         sidebar.caption("The bundled models only know the shapes world: on photos their answers are guesses.")
     inputs = Inputs(pack, source, image_png, text.strip(), images.sample_scene(source))
     st.session_state["_inputs"] = inputs

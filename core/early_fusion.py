@@ -43,6 +43,14 @@ class FusionResult:
     def answer(self) -> str:
         return self.top_answers[0][0]
 
+    def reading_order(self) -> np.ndarray:
+        """(S,) a permutation of the stream: text tokens and image CLS stay, patches sorted row by row. Apply it to
+        both axes of an attention matrix to show the patches in reading order instead of ViLT's shuffled one."""
+        first_patch = self.n_text + 1
+        rows, cols = self.grid
+        by_position = np.argsort(self.patch_positions[:, 0] * cols + self.patch_positions[:, 1], kind="stable")
+        return np.concatenate([np.arange(first_patch), first_patch + by_position])
+
     def blocks(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
         """Split a (S, S) matrix into its four modality blocks (queries -> keys)."""
         t = self.n_text

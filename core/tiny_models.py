@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+from torch.nn import init
+
 from transformers import (
     BertTokenizerFast,
     BlipConfig,
@@ -102,12 +105,13 @@ def build_clip(tokenizer: BertTokenizerFast) -> tuple[CLIPModel, CLIPProcessor]:
 
 
 def _blip_config(tokenizer: BertTokenizerFast) -> BlipConfig:
+    vision = _vision_config() | dict(hidden_act="quick_gelu")  # CLIP's, since the tower starts from CLIP's layers
     text = _text_config(tokenizer) | dict(
         encoder_hidden_size=SIZE.hidden,
         bos_token_id=tokenizer.convert_tokens_to_ids("[DEC]"),
         sep_token_id=tokenizer.sep_token_id,
     )
-    return BlipConfig(text_config=text, vision_config=_vision_config(), projection_dim=SIZE.hidden)
+    return BlipConfig(text_config=text, vision_config=vision, projection_dim=SIZE.hidden)
 
 
 def _blip_processor(tokenizer: BertTokenizerFast) -> BlipProcessor:
@@ -136,6 +140,7 @@ def build_fusion(tokenizer: BertTokenizerFast) -> tuple[ViltForQuestionAnswering
         patch_size=SIZE.patch_size,
         max_position_embeddings=SIZE.max_text_tokens,
         num_labels=len(answers),
+        hidden_act="quick_gelu",  # CLIP's activation, so the vision layers copied from it compute the same function
         id2label=dict(enumerate(answers)),
         label2id={a: i for i, a in enumerate(answers)},
     )
@@ -144,7 +149,73 @@ def build_fusion(tokenizer: BertTokenizerFast) -> tuple[ViltForQuestionAnswering
         size_divisor=SIZE.patch_size,
         **_image_kwargs(),
     )
-    return ViltForQuestionAnswering(config), ViltProcessor(image_processor=image_processor, tokenizer=tokenizer)
+    model = ViltForQuestionAnswering(config)
+    with torch.no_grad():  # ViLT starts its image position embeddings and CLS at exactly zero; ViT's usual init
+        init.trunc_normal_(model.vilt.embeddings.position_embeddings, std=0.02)  # breaks that symmetry at once
+        init.trunc_normal_(model.vilt.embeddings.cls_token, std=0.02)
+    return model, ViltProcessor(image_processor=image_processor, tokenizer=tokenizer)
 
+
+def _copy_linear(pairs) -> None:
+    for src, dst in pairs:
+        dst.weight.copy_(src.weight)
+        dst.bias.copy_(src.bias)
+
+
+def init_fusion_from_clip(vilt: ViltForQuestionAnswering, clip: CLIPModel) -> None:
+    """Start ViLT's image side from a trained CLIP vision tower, as the real ViLT started from ViT weights.
+
+    Copies the patch projection, CLS and position embeddings, and CLIP's vision layers into ViLT's first layers
+    (both are pre-LayerNorm transformer layers: LN -> attention -> residual, LN -> MLP -> residual). CLIP's extra
+    LayerNorm before the first layer has no ViLT counterpart and is dropped. Measured here: from scratch, the tiny
+    ViLT stayed at chance (50%) on "what color is the <shape>?" after 3000 steps; it could not yet tell shapes apart.
+    """
+    src, dst = clip.vision_model, vilt.vilt
+    with torch.no_grad():
+        dst.embeddings.patch_embeddings.projection.weight.copy_(src.embeddings.patch_embedding.weight)
+        dst.embeddings.patch_embeddings.projection.bias.zero_()
+        dst.embeddings.cls_token[0, 0].copy_(src.embeddings.class_embedding)
+        dst.embeddings.position_embeddings[0].copy_(src.embeddings.position_embedding.weight)
+        for a, b in zip(src.encoder.layers, dst.encoder.layer):
+            _copy_linear([
+                (a.layer_norm1, b.layernorm_before),
+                (a.self_attn.q_proj, b.attention.attention.query),
+                (a.self_attn.k_proj, b.attention.attention.key),
+                (a.self_attn.v_proj, b.attention.attention.value),
+                (a.self_attn.out_proj, b.attention.output.dense),
+                (a.layer_norm2, b.layernorm_after),
+                (a.mlp.fc1, b.intermediate.dense),
+                (a.mlp.fc2, b.output.dense),
+            ])
+
+
+def init_blip_vision_from_clip(blip, clip: CLIPModel) -> None:
+    """Start BLIP's vision tower from a trained CLIP vision tower (the real BLIP started from ViT weights).
+    Same layer structure; BLIP packs q, k, v into one `qkv` projection, and has no LayerNorm before layer 0.
+    Measured here: from scratch, the tiny BLIP VQA was still at 65% on "what color is the <shape>?" after 6500 steps
+    (chance 50%)."""
+    src, dst = clip.vision_model, blip.vision_model
+    with torch.no_grad():
+        dst.embeddings.patch_embedding.weight.copy_(src.embeddings.patch_embedding.weight)
+        dst.embeddings.patch_embedding.bias.zero_()
+        dst.embeddings.class_embedding[0, 0].copy_(src.embeddings.class_embedding)
+        dst.embeddings.position_embedding[0].copy_(src.embeddings.position_embedding.weight)
+        for a, b in zip(src.encoder.layers, dst.encoder.layers):
+            attention = a.self_attn
+            b.self_attn.qkv.weight.copy_(torch.cat([attention.q_proj.weight, attention.k_proj.weight,
+                                                    attention.v_proj.weight]))  # (3d, d): q rows, then k, then v
+            b.self_attn.qkv.bias.copy_(torch.cat([attention.q_proj.bias, attention.k_proj.bias,
+                                                  attention.v_proj.bias]))
+            _copy_linear([(a.self_attn.out_proj, b.self_attn.projection), (a.layer_norm1, b.layer_norm1),
+                          (a.layer_norm2, b.layer_norm2), (a.mlp.fc1, b.mlp.fc1), (a.mlp.fc2, b.mlp.fc2)])
+        _copy_linear([(src.post_layernorm, dst.post_layernorm)])
+
+
+# The roles whose vision side starts from the trained CLIP vision tower (core/train.py trains CLIP first).
+INIT_FROM_CLIP = {
+    "vqa": init_blip_vision_from_clip,
+    "caption": init_blip_vision_from_clip,
+    "fusion": init_fusion_from_clip,
+}
 
 BUILDERS = {"clip": build_clip, "vqa": build_vqa, "caption": build_caption, "fusion": build_fusion}

@@ -20,7 +20,8 @@ image_png = require_image(inputs)
 gallery = [(name, images.sample_png(name)) for name in images.samples() if name != inputs.image_name]
 named_images = [(inputs.image_name, image_png)] + gallery
 default_captions = [images.samples()[n].caption for n, _ in gallery]
-first_caption = inputs.text or images.samples().get(inputs.image_name, images.Sample("", "", "", "")).caption
+sample = images.samples().get(inputs.image_name)
+first_caption = sample.caption if sample else (inputs.text or "a photo")  # an upload: what the user typed
 captions_text = st.text_area("Captions, one per line (the first belongs to the sidebar image)",
                              value="\n".join([first_caption] + default_captions), key="clip_captions", height=160)
 captions = [line.strip() for line in captions_text.splitlines() if line.strip()]

@@ -1,3 +1,4 @@
+import numpy as np
 import streamlit as st
 
 from components import models
@@ -23,9 +24,11 @@ st.caption(" · ".join(f"{a} {s:.2f}" for a, s in result.top_answers) + " (sigmo
 
 n_layers, n_heads = result.attentions.shape[:2]
 layer, head = layer_head_selectors(n_layers, n_heads, key="fusion")
-matrix = select(result.attentions, layer, head)  # (S, S)
+order = result.reading_order()  # ViLT shuffles its patches; show them row by row
+matrix = select(result.attentions, layer, head)[np.ix_(order, order)]  # (S, S)
+tokens = [result.tokens[i] for i in order]
 boundary = result.n_text - 0.5
-st.plotly_chart(attention_matrix(matrix, result.tokens, result.tokens, title="Joint self-attention",
+st.plotly_chart(attention_matrix(matrix, tokens, tokens, title="Joint self-attention (patches in reading order)",
                                  boundaries=[("x", boundary), ("y", boundary)], height=560),
                 key="joint_attention")
 blocks = result.blocks(matrix)

@@ -32,3 +32,14 @@ def test_answers_come_from_the_model_and_match_a_plain_forward():
     assert result.answer == vilt.model.config.id2label[int(plain.logits.argmax())]
     assert result.answer == scene.objects[0].color
     assert len(result.top_answers) == 5 and result.top_answers[0][1] >= result.top_answers[-1][1]
+
+
+def test_reading_order_puts_patches_row_by_row_and_keeps_the_text_first():
+    vilt = bundled("fusion")
+    result = early_fusion.fuse(vilt.model, vilt.processor, Image.new("RGB", (64, 64), "gray"), "how many objects?")
+    order = result.reading_order()
+    assert sorted(order) == list(range(len(result.tokens)))
+    assert list(order[: result.n_text + 1]) == list(range(result.n_text + 1))
+    rows, cols = result.grid
+    patch_labels = [result.tokens[i] for i in order[result.n_text + 1:]]
+    assert patch_labels == [f"p({r},{c})" for r in range(rows) for c in range(cols)]

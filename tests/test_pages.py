@@ -59,6 +59,13 @@ def test_home_introduces_the_four_ideas_and_the_bundled_pack():
     assert "shapes world" in at.info[0].value
 
 
+def expected_on_default_image(at: AppTest, compute, role: str):
+    """What core computes for the page's default image and its current question (the page must show the same)."""
+    loaded = bundled(role)
+    image = images.load_image(images.sample_png(at.selectbox(key="image_source").value))
+    return compute(loaded.model, loaded.processor, image, at.text_input(key="text").value)
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_without_exception_and_names_the_live_pack(page):
     at = open_page(page)
@@ -80,10 +87,7 @@ def test_patching_shows_the_grid_and_layer_and_head_change_the_cls_heatmap():
 
 def test_cross_attention_shows_the_models_answer_and_a_token_by_patch_matrix():
     at = open_page("pages/cross_attention.py")
-    question = at.text_input(key="text").value
-    vqa = bundled("vqa")
-    expected = cross_attention.ask(vqa.model, vqa.processor,
-                                   images.load_image(images.sample_png("shapes: two objects")), question)
+    expected = expected_on_default_image(at, cross_attention.ask, "vqa")
     assert at.subheader[0].value == f"Answer: {expected.answer}"
     matrix = heatmap_z(figures(at)[0])
     assert matrix.shape == (len(expected.tokens), 64)
@@ -128,10 +132,7 @@ def test_clip_space_matrix_is_images_by_captions_and_follows_caption_edits():
 
 def test_early_fusion_shows_answer_and_the_joint_matrix_with_the_boundary():
     at = open_page("pages/early_fusion.py")
-    question = at.text_input(key="text").value
-    vilt = bundled("fusion")
-    expected = early_fusion.fuse(vilt.model, vilt.processor,
-                                 images.load_image(images.sample_png("shapes: two objects")), question)
+    expected = expected_on_default_image(at, early_fusion.fuse, "fusion")
     assert at.subheader[0].value == f"Answer: {expected.answer}"
     matrix = heatmap_z(figures(at)[0])
     size = expected.n_text + expected.n_image

@@ -1,0 +1,25 @@
+"""The committed bundled pack meets the walking skeleton's bar on held-out scenes (a smaller sample than
+`python -m core.evaluate`, which prints the numbers to quote)."""
+import pytest
+
+from core import evaluate
+from tests.models import bundled
+
+SEEDS = range(evaluate.TEST_SEED, evaluate.TEST_SEED + 200)
+
+
+def test_clip_zero_shot_over_18_classes_is_at_least_95_percent():
+    clip = bundled("clip")
+    assert evaluate.clip_zero_shot(clip.model, clip.processor, SEEDS) >= 0.95
+
+
+def test_blip_vqa_on_two_object_scenes_is_at_least_90_percent():
+    vqa = bundled("vqa")
+    assert evaluate.vqa_accuracy(vqa.model, vqa.processor, SEEDS) >= 0.90
+
+
+@pytest.mark.parametrize("role", ["caption", "fusion"])
+def test_caption_and_vilt_beat_chance(role):
+    """Chance: 50% for ViLT (two colours in the scene); ~0 for an exact caption."""
+    loaded = bundled(role)
+    assert evaluate.SCORERS[role](loaded.model, loaded.processor, SEEDS) > 0.6
