@@ -1,6 +1,6 @@
 """Train the bundled pack on the shapes world and save it with `save_pretrained`.
 
-    python -m core.train                 # CLIP first, then the other three two at a time (one per CPU core)
+    python -m core.train                 # CLIP; then caption and ViLT side by side (one per core); then VQA
     python -m core.train --roles clip    # just one
 
 Fixed seeds throughout. Each role trains until its validation accuracy reaches its target or its step budget runs
@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import CLIPModel
 
 from core import evaluate, shapes_world, tiny_models
 from core.registry import BUNDLED_DIR
@@ -25,6 +24,8 @@ from core.registry import BUNDLED_DIR
 # Scene seeds: training draws from [0, VALIDATION_SEED); validation and the held-out test set sit far above it.
 VALIDATION_SEED = 900_000_000
 ROLE_SEEDS = {"clip": 1, "vqa": 2, "caption": 3, "fusion": 4}
+# Training order: each stage starts from the stage before (tiny_models.INIT_FROM); roles in a stage run in parallel.
+STAGES = (("clip",), ("caption", "fusion"), ("vqa",))
 
 
 @dataclass(frozen=True)
@@ -106,11 +107,12 @@ def train_role(role: str, config: TrainConfig = TrainConfig(), out_dir: Path = B
     torch.set_num_threads(threads)
     tokenizer = tiny_models.build_tokenizer()
     model, processor = tiny_models.BUILDERS[role](tokenizer)
-    if role in tiny_models.INIT_FROM_CLIP:
-        clip_dir = out_dir / "clip"
-        if not (clip_dir / "config.json").exists():
-            raise RuntimeError(f"train clip first: the tiny {role} model starts from its vision tower ({clip_dir})")
-        tiny_models.INIT_FROM_CLIP[role](model, CLIPModel.from_pretrained(clip_dir))
+    if role in tiny_models.INIT_FROM:
+        source_role, source_class, initialise = tiny_models.INIT_FROM[role]
+        source_dir = out_dir / source_role
+        if not (source_dir / "config.json").exists():
+            raise RuntimeError(f"train {source_role} first: the tiny {role} model starts from it ({source_dir})")
+        initialise(model, source_class.from_pretrained(source_dir))
     batches = Batches(role, tokenizer, model.config, config.batch_size)
     peak_lr, max_steps = config.lr, config.max_steps[role]
     optimizer = torch.optim.AdamW(model.parameters(), lr=peak_lr, weight_decay=config.weight_decay)
@@ -146,27 +148,31 @@ def train_role(role: str, config: TrainConfig = TrainConfig(), out_dir: Path = B
     return dict(role=role, steps=step, validation=accuracy, seconds=time.time() - start)
 
 
-def _train_one(role: str) -> dict:
-    return train_role(role)
+def _train_one(role: str, out_dir: Path = BUNDLED_DIR) -> dict:
+    return train_role(role, out_dir=out_dir)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--roles", default="clip,vqa,fusion,caption", help="comma-separated; clip always goes first")
+    parser.add_argument("--roles", default="clip,caption,fusion,vqa", help="comma-separated subset; they always "
+                        "run in STAGES order, and a role needs the one it starts from already trained")
     parser.add_argument("--workers", type=int, default=2, help="roles trained at once, one CPU thread each")
+    parser.add_argument("--out", type=Path, default=BUNDLED_DIR, help="where to save (default: the bundled pack)")
     args = parser.parse_args()
     roles = args.roles.split(",")
+    unknown = set(roles) - {r for stage in STAGES for r in stage}
+    if unknown:
+        parser.error(f"unknown roles {sorted(unknown)}")
     start = time.time()
     results = []
-    if "clip" in roles:  # first and alone: it is quick, and the other three start from its vision tower
-        roles.remove("clip")
-        results.append(train_role("clip"))  # one thread, like the pool workers: same numbers however it is run
-    if roles:
-        with multiprocessing.get_context("spawn").Pool(min(args.workers, len(roles))) as pool:
-            results += list(pool.imap_unordered(_train_one, roles, chunksize=1))
+    for stage in STAGES:
+        todo = [role for role in stage if role in roles]
+        if todo:
+            with multiprocessing.get_context("spawn").Pool(min(args.workers, len(todo))) as pool:
+                results += pool.starmap(_train_one, [(role, args.out) for role in todo], chunksize=1)
     for r in sorted(results, key=lambda r: r["role"]):
         print(f"{r['role']:8s} {r['steps']:5d} steps  validation {r['validation']:.1%}  {r['seconds']:.0f}s")
-    print(f"total {time.time() - start:.0f}s; saved to {BUNDLED_DIR}")
+    print(f"total {time.time() - start:.0f}s; saved to {args.out}")
 
 
 if __name__ == "__main__":

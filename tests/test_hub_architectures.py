@@ -27,18 +27,21 @@ def test_blip_base_cross_attention_covers_577_image_tokens(tokenizer):
     processor = BlipProcessor(image_processor=BlipImageProcessor(), tokenizer=tokenizer)
     result = cross_attention.ask(model, processor, Image.new("RGB", (500, 300), "gray"), "what is in the photo?",
                                  max_answer_tokens=2)
+    text = model.config.text_config
     assert result.grid == (24, 24)
-    assert result.cross_attentions.shape == (12, 12, len(result.tokens), 577)
+    assert result.cross_attentions.shape == (text.num_hidden_layers, text.num_attention_heads, len(result.tokens),
+                                             577)
     assert np.allclose(result.cross_attentions.sum(axis=-1), 1.0, atol=1e-4)
 
 
-@pytest.mark.parametrize("size", [(384, 384), (640, 384)])
+@pytest.mark.parametrize("size", [(384, 384), (640, 384), (300, 900)])
 def test_vilt_b32_joint_stream_maps_every_patch(tokenizer, size):
     model = ViltForQuestionAnswering._from_config(ViltConfig(), attn_implementation="eager").eval()
     processor = ViltProcessor(image_processor=ViltImageProcessor(), tokenizer=tokenizer)
     result = early_fusion.fuse(model, processor, Image.new("RGB", size, "gray"), "what is in the photo?")
     rows, cols = result.grid
-    assert (rows, cols) == (size[1] // 32, size[0] // 32)
+    height, width = processor(images=Image.new("RGB", size), text="x", return_tensors="pt").pixel_values.shape[2:]
+    assert (rows, cols) == (height // 32, width // 32)  # the processor picks the size: shortest edge 384, /32
     assert result.n_image == rows * cols + 1
     seq = result.n_text + result.n_image
     assert result.attentions.shape == (12, 12, seq, seq)
