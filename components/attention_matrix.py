@@ -19,14 +19,17 @@ def attention_matrix(
     title: str = "",
     boundaries: list[tuple[str, float]] | None = None,
     height: int = 480,
+    x_title: str = "keys",
+    y_title: str = "queries",
+    value_label: str = "weight",
 ) -> go.Figure:
     """matrix: (queries, keys). boundaries: ('x' or 'y', position) lines, e.g. where text tokens end."""
     if matrix.shape != (len(query_labels), len(key_labels)):
         raise ValueError(f"matrix {matrix.shape} vs {len(query_labels)} query and {len(key_labels)} key labels")
     fig = go.Figure(go.Heatmap(
         z=matrix, x=unique_labels(key_labels), y=unique_labels(query_labels), colorscale=COLORSCALE,
-        colorbar=dict(title="weight", thickness=12),
-        hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>",
+        colorbar=dict(title=value_label, thickness=12),
+        hovertemplate=f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>{value_label} %{{z:.3f}}<extra></extra>",
     ))
     for axis, position in boundaries or []:
         line = dict(color="#00d4ff", width=2)
@@ -35,6 +38,6 @@ def attention_matrix(
         else:
             fig.add_shape(type="line", y0=position, y1=position, x0=-0.5, x1=len(key_labels) - 0.5, line=line)
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
-    fig.update_yaxes(autorange="reversed", title="queries")
-    fig.update_xaxes(title="keys", tickangle=-60)
+    fig.update_yaxes(autorange="reversed", title=y_title)
+    fig.update_xaxes(title=x_title, tickangle=-60 if len(key_labels) > 12 else -25)
     return fig

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-COLORSCALE = "Inferno"  # dark-to-bright reads on light and dark themes alike
+COLORSCALE = "Viridis"  # perceptually uniform, dark-to-bright; reads on light and dark themes alike
 
 
 def _data_uri(image: np.ndarray) -> str:
@@ -25,7 +25,7 @@ def patch_overlay(
     values: np.ndarray | None = None,
     title: str = "",
     value_label: str = "attention",
-    opacity: float = 0.6,
+    opacity: float = 0.55,
 ) -> go.Figure:
     """image: (H, W, 3) uint8; values: (rows, cols) or None (grid only)."""
     rows, cols = grid

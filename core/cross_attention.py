@@ -42,6 +42,13 @@ class CrossAttentionResult:
         return self.cross_attentions[..., 1:]
 
 
+def naming_token(tokens: list[str]) -> int:
+    """The index of the question's last word: in "what color is the circle?" the word that names what to look at.
+    Falls back to 0 when the question has no word tokens."""
+    words = [i for i, t in enumerate(tokens) if t.isalpha() and not (t.startswith("[") and t.endswith("]"))]
+    return words[-1] if words else 0
+
+
 @torch.inference_mode()
 def ask(vqa_model, processor, image: Image.Image, question: str, max_answer_tokens: int = 10) -> CrossAttentionResult:
     inputs = processor(images=image, text=question, return_tensors="pt", truncation=True)

@@ -32,8 +32,7 @@ if not captions:
 space = models.clip_embed(inputs.pack, tuple(named_images), tuple(captions))
 image_labels = [name for name, _ in named_images]
 fig = attention_matrix(space.similarity, image_labels, captions, title="Cosine similarity (images x captions)",
-                       height=420)
-fig.data[0].colorbar.title.text = "cosine"
+                       height=520, x_title="captions", y_title="images", value_label="cosine")
 for i in range(min(len(image_labels), len(captions))):  # the matched pairs
     fig.add_shape(type="rect", x0=i - 0.5, x1=i + 0.5, y0=i - 0.5, y1=i + 0.5, line=dict(color="#00d4ff", width=2))
 st.plotly_chart(fig, key="similarity")

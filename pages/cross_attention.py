@@ -6,6 +6,7 @@ from components.inputs import current, require_image, require_text
 from components.layer_head import layer_head_selectors
 from components.patch_overlay import patch_overlay
 from core.attention import select
+from core.cross_attention import naming_token
 
 st.title("Cross-attention: the question looks at the image")
 st.markdown(
@@ -29,7 +30,7 @@ rows, cols = result.grid
 patch_labels = [f"p({r},{c})" for r in range(rows) for c in range(cols)]
 
 token_options = list(range(len(result.tokens)))
-default_token = next((i for i, t in enumerate(result.tokens) if t not in ("[CLS]", "[SEP]")), 0)
+default_token = naming_token(result.tokens)
 token = st.segmented_control("Token", token_options, default=default_token, key="cross_token",
                              format_func=lambda i: result.tokens[i])
 token = default_token if token is None else token

@@ -29,3 +29,8 @@ def test_the_answer_matches_generate_and_the_ground_truth():
         assert result.answer == reference.strip()
         assert result.answer == obj.color
         assert result.answer in shapes_world.COLORS
+
+
+def test_naming_token_is_the_last_word():
+    assert cross_attention.naming_token(["[CLS]", "what", "color", "is", "the", "circle", "?", "[SEP]"]) == 5
+    assert cross_attention.naming_token(["[CLS]", "?", "[SEP]"]) == 0
