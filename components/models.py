@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import clip_space, cross_attention, early_fusion, images, patching, registry
+from core import clip_space, cross_attention, early_fusion, images, patching, qkv_math, registry
 
 
 @st.cache_resource(show_spinner=False)
@@ -53,6 +53,14 @@ def patch_view(pack: str, image_png: bytes) -> patching.PatchView:
 def ask(pack: str, image_png: bytes, question: str) -> cross_attention.CrossAttentionResult:
     loaded = model(pack, "vqa")
     return cross_attention.ask(loaded.model, loaded.processor, _image(image_png), question)
+
+
+@st.cache_data(show_spinner="Recomputing the attention in numpy…", max_entries=64)
+def cross_attention_math(pack: str, image_png: bytes, question: str, layer: int, head: int,
+                         token: int) -> qkv_math.CrossAttentionMath:
+    loaded = model(pack, "vqa")
+    return qkv_math.cross_attention_math(loaded.model, loaded.processor, _image(image_png), question, layer, head,
+                                         token)
 
 
 @st.cache_data(show_spinner="Embedding images and captions…", max_entries=64)

@@ -5,6 +5,8 @@ from components.attention_matrix import attention_matrix
 from components.inputs import current, require_image, require_text
 from components.layer_head import layer_head_selectors
 from components.patch_overlay import patch_overlay
+from components.qkv_panel import qkv_panel
+from components.token_bars import token_bars
 from core.attention import select
 from core.cross_attention import naming_token
 
@@ -43,3 +45,17 @@ right.plotly_chart(patch_overlay(result.model_image, result.patch_size, result.g
                                  title=f"Where “{result.tokens[token]}” looked"), key="token_heatmap")
 st.caption("Columns are patches in reading order; the weight on the image's CLS token is left out, so a row can "
            "sum to less than 1.")
+
+patch = st.selectbox("Which tokens looked at this patch?", range(len(patch_labels)), key="cross_patch",
+                     index=int(matrix[token].argmax()), format_func=lambda i: patch_labels[i],
+                     help="Starts at the patch the selected token attended to most.")
+st.plotly_chart(token_bars(matrix[:, patch], result.tokens, title=f"Attention each token paid to {patch_labels[patch]}"),
+                key="patch_tokens")
+
+with st.expander("The math, with this model's real numbers"):
+    math_layer = n_layers - 1 if layer == "mean" else int(layer)
+    math_head = head if isinstance(head, int) else 0
+    if (math_layer, math_head) != (layer, head):
+        st.caption(f"The formula runs one head of one layer: showing layer {math_layer}, head {math_head}.")
+    qkv_panel(models.cross_attention_math(inputs.pack, image_png, question, math_layer, math_head, token),
+              key="qkv")

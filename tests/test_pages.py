@@ -166,3 +166,22 @@ def test_choosing_a_sample_sets_its_question_and_the_image_follows_across_pages(
     assert not at.exception
     assert at.selectbox(key="image_source").value == "shapes: three objects"
     assert at.text_input(key="text").value == expected_question
+
+
+def test_picking_a_patch_shows_which_tokens_looked_at_it():
+    at = open_page("pages/cross_attention.py")
+    matrix = heatmap_z(figures(at)[0])  # (tokens, patches)
+    bars = figures(at)[2]
+    patch = at.selectbox(key="cross_patch").value
+    assert np.allclose(decode(bars["data"][0]["y"]), matrix[:, patch], atol=1e-6)
+    other = (patch + 9) % matrix.shape[1]
+    at.selectbox(key="cross_patch").set_value(other).run()
+    assert np.allclose(decode(figures(at)[2]["data"][0]["y"]), matrix[:, other], atol=1e-6)
+
+
+def test_the_math_panel_matches_the_models_attention():
+    at = open_page("pages/cross_attention.py")
+    metric = next(m for m in at.metric if "numpy" in m.label)
+    assert float(metric.value) <= 1e-5
+    softmax_row = next(f for f in figures(at) if "softmax" in f["layout"]["title"]["text"])
+    assert np.isclose(decode(softmax_row["data"][0]["y"]).sum(), 1.0, atol=1e-5)
