@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import clip_space, cross_attention, early_fusion, images, patching, qkv_math, registry
+from core import clip_space, cross_attention, early_fusion, evaluate, grounding, images, patching, qkv_math, registry
 
 
 @st.cache_resource(show_spinner=False)
@@ -61,6 +61,12 @@ def cross_attention_math(pack: str, image_png: bytes, question: str, layer: int,
     loaded = model(pack, "vqa")
     return qkv_math.cross_attention_math(loaded.model, loaded.processor, _image(image_png), question, layer, head,
                                          token)
+
+
+@st.cache_data(show_spinner="Measuring grounding on 100 held-out scenes…", max_entries=2)
+def grounding_table(pack: str) -> grounding.GroundingTable:
+    loaded = model(pack, "vqa")
+    return grounding.grounding_table(loaded.model, loaded.processor, range(evaluate.TEST_SEED, evaluate.TEST_SEED + 100))
 
 
 @st.cache_data(show_spinner="Embedding images and captions…", max_entries=64)

@@ -92,6 +92,21 @@ def main() -> None:
         loaded = registry.load("bundled", role)
         score = SCORERS[role](loaded.model, loaded.processor, seeds)
         print(f"{DESCRIPTIONS[role]:70s} {score:6.1%}  ({args.scenes} held-out scenes)")
+    print_grounding(registry.load("bundled", "vqa"), range(TEST_SEED, TEST_SEED + min(args.scenes, 500)))
+
+
+def print_grounding(vqa, seeds) -> None:
+    from core import grounding
+
+    table = grounding.grounding_table(vqa.model, vqa.processor, seeds)
+    for name, shares in (("naming word", table.naming_word), ("question token most on the objects",
+                                                              table.most_object_token)):
+        print(f"\nBLIP VQA grounding, {name}: share of {table.scenes} two-object scenes where the named object's "
+              f"patches get more cross-attention than the other object's (chance {table.chance:.0%})")
+        heads = shares.shape[1] - 1
+        print("layer  " + "  ".join(f"head {h}" for h in range(heads)) + "  head mean")
+        for layer, row in enumerate(shares):
+            print(f"{layer:5d}  " + "  ".join(f"{v:6.0%}" for v in row[:-1]) + f"  {row[-1]:9.0%}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from components.attention_matrix import attention_matrix
 from components.inputs import current, require_image, require_text
 from components.layer_head import layer_head_selectors
 from components.patch_overlay import patch_overlay
+from components.grounding_frame import grounding_frame
 from components.qkv_panel import qkv_panel
 from components.token_bars import token_bars
 from core.attention import select
@@ -59,3 +60,17 @@ with st.expander("The math, with this model's real numbers"):
         st.caption(f"The formula runs one head of one layer: showing layer {math_layer}, head {math_head}.")
     qkv_panel(models.cross_attention_math(inputs.pack, image_png, question, math_layer, math_head, token),
               key="qkv")
+
+if inputs.pack == "bundled" and st.toggle("Measure grounding on held-out shapes scenes", key="cross_grounding",
+                                          help="About 5 s the first time; cached afterwards."):
+    table = models.grounding_table(inputs.pack)
+    st.markdown(
+        f"In {table.scenes} held-out two-object scenes we ask *what color is the <shape>?* and check whether the "
+        "shape word's cross-attention lands more on the named object than on the other one (**chance: 50%**). "
+        "Nobody trained the attention to do this."
+    )
+    left, right = st.columns(2)
+    left.dataframe(grounding_frame(table.naming_word), key="grounding_naming")
+    left.caption("The naming word (e.g. *circle*), per layer and head.")
+    right.dataframe(grounding_frame(table.most_object_token), key="grounding_most")
+    right.caption("Whichever question token puts the most attention on the two objects.")

@@ -185,3 +185,14 @@ def test_the_math_panel_matches_the_models_attention():
     assert float(metric.value) <= 1e-5
     softmax_row = next(f for f in figures(at) if "softmax" in f["layout"]["title"]["text"])
     assert np.isclose(decode(softmax_row["data"][0]["y"]).sum(), 1.0, atol=1e-5)
+
+
+def test_the_grounding_table_appears_on_demand_with_its_best_cell():
+    at = open_page("pages/cross_attention.py")
+    assert not at.dataframe
+    at.toggle(key="cross_grounding").set_value(True).run()
+    assert not at.exception
+    assert len(at.dataframe) == 2
+    frame = at.dataframe[0].value
+    assert list(frame.columns)[-1] == "head mean" and frame.shape == (2, 5)
+    assert ((frame.to_numpy() >= 0) & (frame.to_numpy() <= 1)).all()

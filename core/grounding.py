@@ -1,0 +1,66 @@
+"""Grounding: does the word that names an object attend to that object?
+
+On a two-object shapes scene we know both objects' pixels. A word's attention over the patch grid *grounds* the
+named object when the named object's patches get more of that attention than the other object's patches. Chance is
+50%. (Comparing with the object's area share instead would be too easy: almost any attention prefers the colourful
+objects to the grey background.) Attention is never trained to do this: these numbers show what the model learned.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from core import cross_attention, shapes_world
+
+
+def patch_coverage(mask: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool object mask -> (rows, cols): the fraction of each patch the object covers."""
+    rows, cols = grid
+    h, w = mask.shape
+    if h % rows or w % cols:
+        raise ValueError(f"a {h}x{w} mask does not split into a {rows}x{cols} grid")
+    return mask.reshape(rows, h // rows, cols, w // cols).mean(axis=(1, 3))
+
+
+def object_mass(attention: np.ndarray, coverage: np.ndarray) -> np.ndarray:
+    """attention: (..., rows, cols) grids; coverage: (rows, cols) -> (...): attention that falls on the object."""
+    return (attention * coverage).sum(axis=(-2, -1))
+
+
+def grounded(attention: np.ndarray, named: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """True where the named object's coverage-weighted attention beats the other object's. Shapes as object_mass."""
+    return object_mass(attention, named) > object_mass(attention, other)
+
+
+@dataclass
+class GroundingTable:
+    """Share of scenes in which the attention grounded the named object, per layer (rows) and head (columns; the
+    last column is the mean over heads), for the naming word and for the question token that looks at the objects
+    most. chance = 0.5."""
+
+    naming_word: np.ndarray  # (layers, heads + 1)
+    most_object_token: np.ndarray  # (layers, heads + 1)
+    scenes: int
+    chance: float = 0.5
+
+
+def grounding_table(vqa_model, processor, seeds: Iterable[int]) -> GroundingTable:
+    naming, most = [], []
+    for seed in seeds:
+        scene = shapes_world.make_scene(seed, n_objects=2)
+        target, other = scene.objects[seed % 2], scene.objects[1 - seed % 2]
+        result = cross_attention.ask(vqa_model, processor, scene.image, f"what color is the {target.shape}?",
+                                     max_answer_tokens=1)
+        rows, cols = result.grid
+        maps = result.token_patch_matrix.reshape(*result.token_patch_matrix.shape[:3], rows, cols)  # (L, H, T, r, c)
+        maps = np.concatenate([maps, maps.mean(axis=1, keepdims=True)], axis=1)  # (L, H + 1, T, r, c)
+        named_cov, other_cov = (patch_coverage(o.mask, result.grid) for o in (target, other))
+        word = result.tokens.index(target.shape)
+        naming.append(grounded(maps[:, :, word], named_cov, other_cov))
+        on_objects = object_mass(maps, named_cov) + object_mass(maps, other_cov)  # (L, H + 1, T)
+        best = on_objects[:, :, 1:-1].argmax(axis=-1) + 1  # skip [CLS] and [SEP]
+        chosen = np.take_along_axis(maps, best[:, :, None, None, None], axis=2)[:, :, 0]
+        most.append(grounded(chosen, named_cov, other_cov))
+    return GroundingTable(np.mean(naming, axis=0), np.mean(most, axis=0), len(naming))

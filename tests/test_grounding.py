@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+from core import evaluate, grounding
+from tests.models import bundled
+
+
+def test_patch_coverage_is_the_covered_fraction_of_each_patch():
+    mask = np.zeros((8, 8), bool)
+    mask[0:4, 0:4] = True  # exactly patch (0, 0) of a 2x2 grid
+    mask[4:6, 4:8] = True  # half of patch (1, 1)
+    assert np.allclose(grounding.patch_coverage(mask, (2, 2)), [[1, 0], [0, 0.5]])
+    with pytest.raises(ValueError):
+        grounding.patch_coverage(mask, (3, 3))
+
+
+def test_grounded_compares_the_named_object_with_the_other_not_with_area():
+    named = np.zeros((4, 4)); named[0, 0] = 1
+    other = np.zeros((4, 4)); other[3, 3] = 1; other[3, 2] = 1  # the bigger object
+    on_named = np.full((4, 4), 0.01); on_named[0, 0] = 0.5
+    on_other = np.full((4, 4), 0.01); on_other[3, 3] = 0.5
+    spread = np.full((4, 4), 1 / 16)  # uniform attention favours the bigger object: not grounded
+    attention = np.stack([on_named, on_other, spread])
+    assert grounding.grounded(attention, named, other).tolist() == [True, False, False]
+    assert np.allclose(grounding.object_mass(attention, other), [0.02, 0.51, 2 / 16])
+
+
+def test_grounding_table_has_one_share_per_layer_and_head_plus_the_mean():
+    vqa = bundled("vqa")
+    table = grounding.grounding_table(vqa.model, vqa.processor, range(evaluate.TEST_SEED, evaluate.TEST_SEED + 12))
+    layers, heads = vqa.model.config.text_config.num_hidden_layers, vqa.model.config.text_config.num_attention_heads
+    assert table.naming_word.shape == table.most_object_token.shape == (layers, heads + 1)
+    assert table.scenes == 12
+    assert ((table.naming_word >= 0) & (table.naming_word <= 1)).all()
+    assert np.allclose(table.naming_word * 12, np.round(table.naming_word * 12))  # shares of 12 scenes
