@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import clip_space, cross_attention, early_fusion, evaluate, grounding, images, patching, qkv_math, registry
+from core import captioning, clip_space, cross_attention, early_fusion, evaluate, grounding, images, patching, qkv_math, registry
 
 
 @st.cache_resource(show_spinner=False)
@@ -53,6 +53,12 @@ def patch_view(pack: str, image_png: bytes) -> patching.PatchView:
 def ask(pack: str, image_png: bytes, question: str) -> cross_attention.CrossAttentionResult:
     loaded = model(pack, "vqa")
     return cross_attention.ask(loaded.model, loaded.processor, _image(image_png), question)
+
+
+@st.cache_data(show_spinner="Writing a caption…", max_entries=64)
+def caption(pack: str, image_png: bytes) -> captioning.CaptionResult:
+    loaded = model(pack, "caption")
+    return captioning.caption(loaded.model, loaded.processor, _image(image_png))
 
 
 @st.cache_data(show_spinner="Recomputing the attention in numpy…", max_entries=64)

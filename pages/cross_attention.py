@@ -2,6 +2,7 @@ import streamlit as st
 
 from components import models
 from components.attention_matrix import attention_matrix
+from components.caption_view import caption_view
 from components.inputs import current, require_image, require_text
 from components.layer_head import layer_head_selectors
 from components.patch_overlay import patch_overlay
@@ -20,6 +21,14 @@ st.markdown(
 )
 inputs = current()
 image_png = require_image(inputs)
+ASK, CAPTION = "Ask a question", "Caption the image"
+mode = st.segmented_control("Mode", [ASK, CAPTION], default=ASK, key="cross_mode") or ASK
+if mode == CAPTION:
+    st.markdown("BLIP's captioning decoder writes one word at a time; at every step its cross-attention reads the "
+                "patches again.")
+    caption_view(models.caption(inputs.pack, image_png))
+    st.stop()
+
 question = require_text(inputs)
 result = models.ask(inputs.pack, image_png, question)
 

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core import cross_attention, early_fusion, images
+from core import cross_attention, early_fusion, images, shapes_world
 from tests.conftest import ROOT
 from tests.models import bundled
 
@@ -196,3 +196,14 @@ def test_the_grounding_table_appears_on_demand_with_its_best_cell():
     frame = at.dataframe[0].value
     assert list(frame.columns)[-1] == "head mean" and frame.shape == (2, 5)
     assert ((frame.to_numpy() >= 0) & (frame.to_numpy() <= 1)).all()
+
+
+def test_caption_mode_shows_the_caption_and_the_step_slider_moves_the_heatmap():
+    at = open_page("pages/cross_attention.py")
+    at.segmented_control(key="cross_mode").set_value("Caption the image").run()
+    assert not at.exception
+    scene = images.sample_scene("shapes: two objects")
+    assert at.subheader[0].value.replace(" ,", ",") == f"Caption: {shapes_world.caption(scene)}"
+    first = heatmap_z(figures(at)[0])
+    at.select_slider(key="caption_step").set_value(1).run()
+    assert not np.allclose(first, heatmap_z(figures(at)[0]))
