@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import captioning, clip_space, cross_attention, early_fusion, evaluate, grounding, images, patching, qkv_math, registry
+from core import captioning, clip_space, cross_attention, early_fusion, evaluate, faithfulness, grounding, images, patching, qkv_math, registry
 
 
 @st.cache_resource(show_spinner=False)
@@ -53,6 +53,18 @@ def patch_view(pack: str, image_png: bytes) -> patching.PatchView:
 def ask(pack: str, image_png: bytes, question: str) -> cross_attention.CrossAttentionResult:
     loaded = model(pack, "vqa")
     return cross_attention.ask(loaded.model, loaded.processor, _image(image_png), question)
+
+
+@st.cache_data(show_spinner="Hiding patches and asking again…", max_entries=64)
+def masking_test(pack: str, image_png: bytes, question: str, layer, head, token: int,
+                 k: int) -> faithfulness.MaskingResult:
+    from core.attention import select
+
+    loaded = model(pack, "vqa")
+    result = ask(pack, image_png, question)
+    row = select(result.token_patch_matrix, layer, head)[token]  # (N,)
+    return faithfulness.masking_test(loaded.model, loaded.processor, result.model_image, result.grid,
+                                     result.patch_size, question, result.answer, row, k)
 
 
 @st.cache_data(show_spinner="Writing a caption…", max_entries=64)

@@ -207,3 +207,13 @@ def test_caption_mode_shows_the_caption_and_the_step_slider_moves_the_heatmap():
     first = heatmap_z(figures(at)[0])
     at.select_slider(key="caption_step").set_value(1).run()
     assert not np.allclose(first, heatmap_z(figures(at)[0]))
+
+
+def test_masking_panel_compares_top_patches_with_random_ones():
+    at = open_page("pages/cross_attention.py")
+    labels = [m.label for m in at.metric]
+    assert any("top-4 attended patches hidden" in label for label in labels)
+    assert any("random patches hidden" in label for label in labels)
+    before = [m.value for m in at.metric]
+    at.slider(key="cross_mask_k").set_value(8).run()
+    assert not at.exception and [m.value for m in at.metric] != before

@@ -1,0 +1,82 @@
+"""Faithfulness: if a token's attention marks the evidence, hiding those patches should hurt the answer more than
+hiding as many random patches. Attention is evidence, not proof: this test is how to weigh it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+@dataclass
+class MaskingResult:
+    """The original answer's probability with no patch hidden, with the top-k attended patches hidden, and with k
+    random patches hidden (mean over draws). top_patches: the k patch indices hidden first."""
+
+    answer: str
+    k: int
+    p_original: float
+    p_top_masked: float
+    p_random_masked: float
+    top_patches: list[int]
+    top_masked_image: np.ndarray  # (H, W, 3) uint8
+
+
+def mask_patches(image: np.ndarray, patches: list[int], grid: tuple[int, int], patch_size: int) -> np.ndarray:
+    """Paint the given patches (row-major indices) mid-grey: the processors' normalisation maps it to ~0."""
+    out = image.copy()
+    cols = grid[1]
+    for p in patches:
+        r, c = divmod(int(p), cols)
+        out[r * patch_size:(r + 1) * patch_size, c * patch_size:(c + 1) * patch_size] = 128
+    return out
+
+
+@torch.inference_mode()
+def answer_probability(vqa_model, processor, image: Image.Image, question: str, answer: str) -> float:
+    """P(answer | image, question) under BLIP's answer decoder, teacher-forced: the product over its tokens."""
+    inputs = processor(images=image, text=question, return_tensors="pt", truncation=True)
+    image_embeds = vqa_model.vision_model(pixel_values=inputs.pixel_values).last_hidden_state
+    question_embeds = vqa_model.text_encoder(
+        input_ids=inputs.input_ids, attention_mask=inputs.attention_mask, encoder_hidden_states=image_embeds,
+    ).last_hidden_state
+    answer_ids = processor.tokenizer(answer, add_special_tokens=False).input_ids
+    ids = torch.tensor([[vqa_model.decoder_start_token_id] + answer_ids])  # (1, 1 + A)
+    logits = vqa_model.text_decoder(input_ids=ids, encoder_hidden_states=question_embeds).logits  # (1, 1 + A, V)
+    probs = torch.softmax(logits[0, :-1], dim=-1)  # position t predicts token t + 1
+    return float(torch.prod(probs[torch.arange(len(answer_ids)), torch.tensor(answer_ids)]))
+
+
+def masking_test(vqa_model, processor, model_image: np.ndarray, grid: tuple[int, int], patch_size: int,
+                 question: str, answer: str, attention: np.ndarray, k: int, seed: int = 0,
+                 random_draws: int = 5) -> MaskingResult:
+    """attention: (n_patches,) the token's attention over patches (row-major); model_image as the model saw it."""
+    def p(image: np.ndarray) -> float:
+        return answer_probability(vqa_model, processor, Image.fromarray(image), question, answer)
+
+    top = [int(i) for i in np.argsort(attention)[::-1][:k]]
+    top_image = mask_patches(model_image, top, grid, patch_size)
+    rng = np.random.default_rng(seed)
+    random_p = [p(mask_patches(model_image, list(rng.choice(len(attention), size=k, replace=False)), grid,
+                               patch_size)) for _ in range(random_draws)]
+    return MaskingResult(answer, k, p(model_image), p(top_image), float(np.mean(random_p)), top, top_image)
+
+
+def masking_summary(vqa_model, processor, seeds, k: int = 4) -> tuple[float, float, int]:
+    """Mean drop in the answer's probability when the naming word's top-k patches (attention averaged over layers
+    and heads) are hidden, and when k random patches are, over two-object scenes. Returns (top, random, scenes)."""
+    from core import cross_attention, shapes_world
+
+    top_drops, random_drops = [], []
+    for seed in seeds:
+        scene = shapes_world.make_scene(seed, n_objects=2)
+        question = f"what color is the {scene.objects[seed % 2].shape}?"
+        result = cross_attention.ask(vqa_model, processor, scene.image, question, max_answer_tokens=2)
+        row = result.token_patch_matrix.mean(axis=(0, 1))[cross_attention.naming_token(result.tokens)]
+        m = masking_test(vqa_model, processor, result.model_image, result.grid, result.patch_size, question,
+                         result.answer, row, k, seed=seed, random_draws=2)
+        top_drops.append(m.p_original - m.p_top_masked)
+        random_drops.append(m.p_original - m.p_random_masked)
+    return float(np.mean(top_drops)), float(np.mean(random_drops)), len(top_drops)

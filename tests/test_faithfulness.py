@@ -1,0 +1,42 @@
+import numpy as np
+
+from core import cross_attention, faithfulness, images
+from tests.models import bundled
+
+
+def test_mask_patches_paints_exactly_the_chosen_patches():
+    image = np.zeros((16, 24, 3), np.uint8)
+    out = faithfulness.mask_patches(image, [1, 5], (2, 3), 8)  # (0, 1) and (1, 2)
+    assert (out[0:8, 8:16] == 128).all() and (out[8:16, 16:24] == 128).all()
+    assert out.sum() == 128 * 3 * 2 * 64 and image.sum() == 0
+
+
+def test_answer_probability_agrees_with_generation():
+    vqa = bundled("vqa")
+    image = images.load_image(images.sample_png("shapes: two objects"))
+    result = cross_attention.ask(vqa.model, vqa.processor, image, "what color is the circle?")
+    p = faithfulness.answer_probability(vqa.model, vqa.processor, image, "what color is the circle?", result.answer)
+    assert abs(p - result.answer_probability) < 0.05  # generation also multiplies in the [SEP] step's neighbourhood
+    assert p > 0.5
+
+
+def test_masking_the_attended_patches_is_compared_with_random_patches():
+    vqa = bundled("vqa")
+    image = images.load_image(images.sample_png("shapes: two objects"))
+    question = "what color is the circle?"
+    result = cross_attention.ask(vqa.model, vqa.processor, image, question)
+    row = result.token_patch_matrix.mean(axis=(0, 1))[result.tokens.index("circle")]
+    masked = faithfulness.masking_test(vqa.model, vqa.processor, result.model_image, result.grid, result.patch_size,
+                                       question, result.answer, row, k=4)
+    assert masked.top_patches == list(np.argsort(row)[::-1][:4])
+    assert 0 <= masked.p_top_masked <= 1 and 0 <= masked.p_random_masked <= 1
+    assert masked.top_masked_image.shape == result.model_image.shape
+
+
+def test_hiding_the_attended_patches_hurts_more_than_hiding_random_ones():
+    from core import evaluate
+
+    vqa = bundled("vqa")
+    top, random, n = faithfulness.masking_summary(vqa.model, vqa.processor,
+                                                  range(evaluate.TEST_SEED, evaluate.TEST_SEED + 20), k=4)
+    assert n == 20 and top > random + 0.05
