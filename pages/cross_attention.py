@@ -8,6 +8,7 @@ from components.layer_head import layer_head_selectors
 from components.patch_overlay import patch_overlay
 from components.grounding_frame import grounding_frame
 from components.qkv_panel import qkv_panel
+from components.step_through import step_through
 from components.token_bars import token_bars
 from core.attention import select
 from core.cross_attention import naming_token
@@ -55,6 +56,9 @@ right.plotly_chart(patch_overlay(result.model_image, result.patch_size, result.g
                                  title=f"Where “{result.tokens[token]}” looked"), key="token_heatmap")
 st.caption("Columns are patches in reading order; the weight on the image's CLS token is left out, so a row can "
            "sum to less than 1.")
+
+with st.expander("Step through: image → patches → tokens → attention"):
+    step_through(result, matrix, key="cross_steps")
 
 patch = st.selectbox("Which tokens looked at this patch?", range(len(patch_labels)), key="cross_patch",
                      index=int(matrix[token].argmax()), format_func=lambda i: patch_labels[i],

@@ -217,3 +217,16 @@ def test_masking_panel_compares_top_patches_with_random_ones():
     before = [m.value for m in at.metric]
     at.slider(key="cross_mask_k").set_value(8).run()
     assert not at.exception and [m.value for m in at.metric] != before
+
+
+def test_step_through_goes_from_image_to_patches_to_each_tokens_heatmap():
+    at = open_page("pages/cross_attention.py")
+    stage = at.select_slider(key="cross_steps_stage")
+    assert stage.value == 0 and at.image  # the image stage shows the model's input image
+    n_charts = len(figures(at))
+    stage.set_value(1).run()
+    assert len(figures(at)) == n_charts + 1  # the patch grid
+    matrix = heatmap_z(figures(at)[0])
+    at.select_slider(key="cross_steps_stage").set_value(3 + 5).run()  # token 5's heatmap
+    assert any(np.allclose(heatmap_z(f).ravel(), matrix[5]) for f in figures(at) if
+               any(t["type"] == "heatmap" for t in f["data"]) and heatmap_z(f).shape == (8, 8))
