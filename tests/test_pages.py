@@ -227,6 +227,7 @@ def test_step_through_goes_from_image_to_patches_to_each_tokens_heatmap():
     stage.set_value(1).run()
     assert len(figures(at)) == n_charts + 1  # the patch grid
     matrix = heatmap_z(figures(at)[0])
-    at.select_slider(key="cross_steps_stage").set_value(3 + 5).run()  # token 5's heatmap
-    assert any(np.allclose(heatmap_z(f).ravel(), matrix[5]) for f in figures(at) if
+    at.select_slider(key="cross_steps_stage").set_value(3 + 1).run()  # token 1's heatmap ("what")
+    assert at.segmented_control(key="cross_token").value != 1  # so the main heatmap is not token 1's
+    assert any(np.allclose(heatmap_z(f).ravel(), matrix[1]) for f in figures(at) if
                any(t["type"] == "heatmap" for t in f["data"]) and heatmap_z(f).shape == (8, 8))
