@@ -45,5 +45,6 @@ pages = [
     st.Page("pages/clip_space.py", title="CLIP space", icon=":material/scatter_plot:", url_path="clip-space"),
     st.Page("pages/early_fusion.py", title="Early fusion", icon=":material/merge_type:", url_path="early-fusion"),
 ]
-inputs.render_sidebar()
-st.navigation(pages).run()
+page = st.navigation(pages)
+inputs.render_sidebar()  # after st.navigation: widgets drawn before it lose their values when the page changes
+page.run()

@@ -40,6 +40,14 @@ class PatchView:
         return self.attentions[:, :, 0, 1:]
 
 
+def patch_at(x: float, y: float, width: float, height: float, grid: tuple[int, int]) -> int:
+    """The row-major index of the patch under a click at (x, y) on the image shown width x height pixels."""
+    rows, cols = grid
+    r = min(rows - 1, max(0, int(y * rows / height)))
+    c = min(cols - 1, max(0, int(x * cols / width)))
+    return r * cols + c
+
+
 def model_image(pixel_values: torch.Tensor, image_processor) -> np.ndarray:
     """Undo the processor's normalisation: (1, 3, H, W) float -> (H, W, 3) uint8."""
     mean = np.asarray(image_processor.image_mean, dtype=np.float32)[:, None, None]

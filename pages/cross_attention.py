@@ -3,6 +3,7 @@ import streamlit as st
 from components import models
 from components.attention_matrix import attention_matrix
 from components.caption_view import caption_view
+from components.clickable_grid import clickable_patch_grid
 from components.inputs import current, require_image, require_text
 from components.layer_head import layer_head_selectors
 from components.patch_overlay import patch_overlay
@@ -60,11 +61,16 @@ st.caption("Columns are patches in reading order; the weight on the image's CLS 
 with st.expander("Step through: image → patches → tokens → attention"):
     step_through(result, matrix, key="cross_steps")
 
-patch = st.selectbox("Which tokens looked at this patch?", range(len(patch_labels)), key="cross_patch",
-                     index=int(matrix[token].argmax()), format_func=lambda i: patch_labels[i],
-                     help="Starts at the patch the selected token attended to most.")
-st.plotly_chart(token_bars(matrix[:, patch], result.tokens, title=f"Attention each token paid to {patch_labels[patch]}"),
-                key="patch_tokens")
+st.markdown("**Which tokens looked at this patch?** Click a patch (or pick it below).")
+if st.session_state.get("cross_patch_for") != (inputs.image_name, question, token):  # new view: start at the top patch
+    st.session_state["cross_patch_for"] = (inputs.image_name, question, token)
+    st.session_state["cross_patch"] = int(matrix[token].argmax())
+left, right = st.columns([2, 3])
+with left:
+    clickable_patch_grid(result.model_image, result.grid, state_key="cross_patch", click_key="cross_patch_click")
+    patch = st.selectbox("Patch", range(len(patch_labels)), key="cross_patch", format_func=lambda i: patch_labels[i])
+right.plotly_chart(token_bars(matrix[:, patch], result.tokens, title=f"Attention each token paid to {patch_labels[patch]}"),
+                   key="patch_tokens")
 
 with st.expander("The math, with this model's real numbers"):
     math_layer = n_layers - 1 if layer == "mean" else int(layer)

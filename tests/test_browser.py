@@ -22,12 +22,12 @@ ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-PAGES = {  # url path -> (title text, charts expected)
-    "": ("Where text meets vision", 0),
-    "patches": ("Patching", 2),
-    "cross-attention": ("Cross-attention", 2),
-    "clip-space": ("CLIP space", 2),
-    "early-fusion": ("Early fusion", 1),
+PAGES = {  # sidebar link -> (heading text, charts expected)
+    "Home": ("Where text meets vision", 0),
+    "Patching": ("Patching", 2),
+    "Cross-attention": ("Cross-attention", 2),
+    "CLIP space": ("CLIP space", 2),
+    "Early fusion": ("Early fusion", 1),
 }
 ERROR_TEXTS = ("Traceback", "Error:", "Exception", "StreamlitAPIException")
 
@@ -98,33 +98,42 @@ def _assert_no_exception(page, where: str) -> None:
         assert text not in body, f"{text!r} shown on {where}"
 
 
-@pytest.mark.parametrize("path", list(PAGES))
-def test_page_loads_without_exception(server, browser, path):
-    title, charts = PAGES[path]
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{server}/{path}")
-    page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
+def open_page(browser, server, link: str, height: int = 1000):
+    """Open the app and go to a page the way a student does: through the sidebar."""
+    page = browser.new_page(viewport={"width": 1400, "height": height})
+    page.goto(server)
+    page.get_by_role("heading", name=PAGES["Home"][0]).first.wait_for(timeout=60_000)
     _wait_until_idle(page)
+    if link != "Home":
+        page.locator('[data-testid="stSidebarNav"]').get_by_text(link, exact=True).click()
+    page.get_by_role("heading", name=PAGES[link][0]).first.wait_for(timeout=60_000)
+    _wait_until_idle(page)
+    return page
+
+
+@pytest.mark.parametrize("link", list(PAGES))
+def test_page_loads_without_exception(server, browser, link):
+    title, charts = PAGES[link]
+    page = open_page(browser, server, link)
+    path = link.lower().replace(" ", "-")
     if charts:
         page.locator(".js-plotly-plot").nth(charts - 1).wait_for(timeout=60_000)
     assert page.locator(".js-plotly-plot").count() >= charts
-    _assert_no_exception(page, path or "home")
+    _assert_no_exception(page, link)
+    assert any("Live pack: bundled" in t for t in page.locator('[data-testid="stSidebar"]').all_inner_texts())
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"page-{path or 'home'}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"page-{path}.png"), full_page=True)
     page.close()
 
 
 def test_changing_the_layer_changes_the_heatmap(server, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{server}/patches")
+    page = open_page(browser, server, "Patching")
     page.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)
-    _wait_until_idle(page)
 
     def heat() -> list:
         return page.evaluate("() => document.querySelectorAll('.js-plotly-plot')[1].data[1].z")
 
     before = heat()
-    page.get_by_text("layer", exact=False).first  # the selectbox label exists
     layer_box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Layer").first
     layer_box.click()
     page.get_by_role("option", name="layer 0").click()
@@ -134,4 +143,43 @@ def test_changing_the_layer_changes_the_heatmap(server, browser):
     assert heat() != before
     _assert_no_exception(page, "patching after a layer change")
     page.screenshot(path=str(ARTIFACTS / "patching-layer0.png"), full_page=True)
+    page.close()
+
+
+def test_clicking_a_patch_on_the_image_shows_which_tokens_looked_at_it(server, browser):
+    page = open_page(browser, server, "Cross-attention", height=2200)
+    page.locator(".js-plotly-plot").nth(2).wait_for(timeout=60_000)
+
+    def bars_title() -> str:
+        return page.evaluate("() => document.querySelectorAll('.js-plotly-plot')[2].layout.title.text")
+
+    before = bars_title()
+    frame = page.frame_locator('iframe[title*="streamlit_image_coordinates"]')
+    picture = frame.locator("img")
+    picture.wait_for(timeout=30_000)
+    box = picture.bounding_box()
+    # patch (row 7, col 0): the bottom-left corner, which is not the most-attended patch of the default view
+    picture.click(position={"x": box["width"] * 0.5 / 8, "y": box["height"] * 7.5 / 8})
+    page.wait_for_function("(t) => document.querySelectorAll('.js-plotly-plot')[2].layout.title.text !== t",
+                           arg=before, timeout=30_000)
+    _wait_until_idle(page)
+    assert "paid to p(7,0)" in bars_title()
+    _assert_no_exception(page, "cross-attention after a patch click")
+    page.screenshot(path=str(ARTIFACTS / "cross-attention-patch-click.png"), full_page=True)
+    page.close()
+
+
+def test_the_question_and_pack_follow_the_student_to_another_page(server, browser):
+    page = open_page(browser, server, "Home")
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stTextInputField"]')
+    box.fill("what shape is the green object?")  # the default scene: a red triangle and a green circle
+    box.press("Enter")
+    _wait_until_idle(page)
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Cross-attention", exact=True).click()
+    page.get_by_role("heading", name=PAGES["Cross-attention"][0]).first.wait_for(timeout=60_000)
+    _wait_until_idle(page)
+    assert box.input_value() == "what shape is the green object?"
+    body = page.inner_text("body")
+    assert "Live pack: bundled" in body and "Answer: circle" in body
+    _assert_no_exception(page, "cross-attention after navigating")
     page.close()

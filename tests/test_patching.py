@@ -32,3 +32,11 @@ def test_full_size_clip_b32_architecture_gives_a_7x7_grid():
     processor = CLIPProcessor(image_processor=CLIPImageProcessor(), tokenizer=tiny_models.build_tokenizer())
     view = patching.patch_view(model, processor, Image.new("RGB", (300, 200), "gray"))
     assert view.grid == (7, 7) and view.attentions.shape == (12, 12, 50, 50)
+
+
+def test_patch_at_maps_a_click_on_the_shown_image_to_its_patch():
+    assert patching.patch_at(0, 0, 320, 320, (8, 8)) == 0
+    assert patching.patch_at(319, 319, 320, 320, (8, 8)) == 63
+    assert patching.patch_at(45, 85, 320, 320, (8, 8)) == 2 * 8 + 1  # row 2 (80-119 px), col 1 (40-79 px)
+    assert patching.patch_at(320, -3, 320, 320, (8, 8)) == 7  # clamped to the grid
+    assert patching.patch_at(100, 10, 200, 100, (2, 4)) == 2

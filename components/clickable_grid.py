@@ -1,0 +1,43 @@
+"""The model's image with its patch grid, as a picture you click: a click picks the patch under it.
+
+Plotly heatmaps do not report clicks to Streamlit (streamlit issue 8760), so this uses streamlit-image-coordinates,
+which returns the click position on the image.
+"""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+from PIL import Image, ImageDraw
+from streamlit_image_coordinates import streamlit_image_coordinates
+
+from core.patching import patch_at
+
+SHOWN_PX = 320
+
+
+def _grid_picture(image: np.ndarray, grid: tuple[int, int], selected: int) -> Image.Image:
+    rows, cols = grid
+    picture = Image.fromarray(image).resize((SHOWN_PX, SHOWN_PX * image.shape[0] // image.shape[1]),
+                                            Image.Resampling.NEAREST)
+    draw = ImageDraw.Draw(picture)
+    w, h = picture.size
+    for c in range(1, cols):
+        draw.line([(c * w / cols, 0), (c * w / cols, h)], fill=(255, 255, 255), width=1)
+    for r in range(1, rows):
+        draw.line([(0, r * h / rows), (w, r * h / rows)], fill=(255, 255, 255), width=1)
+    r, c = divmod(selected, cols)
+    draw.rectangle([c * w / cols, r * h / rows, (c + 1) * w / cols, (r + 1) * h / rows], outline=(0, 212, 255),
+                   width=3)
+    return picture
+
+
+def clickable_patch_grid(image: np.ndarray, grid: tuple[int, int], state_key: str, click_key: str) -> None:
+    """Draw the grid with the patch in st.session_state[state_key] outlined; a click stores the clicked patch
+    there (the same key a selectbox can use, so both controls show one choice)."""
+    def on_click() -> None:
+        click = st.session_state.get(click_key)
+        if click:
+            st.session_state[state_key] = patch_at(click["x"], click["y"], click["width"], click["height"], grid)
+
+    streamlit_image_coordinates(_grid_picture(image, grid, st.session_state.get(state_key, 0)), key=click_key,
+                                on_click=on_click, cursor="crosshair")
