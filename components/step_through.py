@@ -11,7 +11,9 @@ from core.cross_attention import CrossAttentionResult
 
 def step_through(result: CrossAttentionResult, matrix: np.ndarray, key: str) -> None:
     """matrix: (T, N) the token x patch attention of the chosen layer/head."""
-    stages = ["the image", "its patches", "the question's tokens"] + [f"“{t}” looks" for t in result.tokens]
+    answers = [a for a in result.answer_tokens if a not in ("[SEP]", "[PAD]")]
+    stages = ["the image", "its patches", "the question's tokens"] + [f"“{t}” looks" for t in result.tokens] + \
+        [f"answer “{a}” (via the question)" for a in answers]
     stage = st.select_slider("Stage", options=list(range(len(stages))), format_func=lambda i: stages[i],
                              key=f"{key}_stage")
     rows, cols = result.grid
@@ -27,6 +29,14 @@ def step_through(result: CrossAttentionResult, matrix: np.ndarray, key: str) -> 
         st.markdown(" ".join(f"`{t}`" for t in result.tokens))
         st.caption(f"{len(result.tokens)} tokens; each sends one query per head to all {rows * cols} patches "
                    "(and the image's CLS token).")
+    elif stage >= 3 + len(result.tokens):
+        a = stage - 3 - len(result.tokens)
+        flow = result.answer_patch_flow(matrix)[a]
+        st.plotly_chart(patch_overlay(result.model_image, result.patch_size, result.grid, flow.reshape(rows, cols),
+                                      title=f"Answer “{answers[a]}”: composed attention via the question"),
+                        key=f"{key}_answer")
+        st.caption("BLIP's answer decoder does not attend to the patches: it attends to the question tokens, which "
+                   "did. This map multiplies the two steps (answer -> question tokens -> patches).")
     else:
         t = stage - 3
         st.plotly_chart(patch_overlay(result.model_image, result.patch_size, result.grid,

@@ -35,11 +35,20 @@ class CrossAttentionResult:
     grid: tuple[int, int]
     patch_size: int
     model_image: np.ndarray
+    answer_tokens: list[str]  # (A,) the generated answer tokens, [SEP] included when generated
+    answer_question_attention: np.ndarray  # (decoder layers, heads, A, T): where the answer decoder looked
 
     @property
     def token_patch_matrix(self) -> np.ndarray:
         """(layers, heads, T, n_patches): the weights on patches only (CLS column dropped)."""
         return self.cross_attentions[..., 1:]
+
+    def answer_patch_flow(self, question_matrix: np.ndarray) -> np.ndarray:
+        """(A, n_patches): BLIP's answer decoder never sees the patches; it reads the question tokens, which read
+        the patches. Compose the two: answer a -> question token t (last decoder layer, mean over heads) times
+        t -> patches (question_matrix, the (T, N) view on screen). An attention-flow estimate, not a weight."""
+        to_question = self.answer_question_attention[-1].mean(axis=0)  # (A, T)
+        return to_question @ question_matrix  # (A, N)
 
 
 def naming_token(tokens: list[str]) -> int:
@@ -80,6 +89,10 @@ def ask(vqa_model, processor, image: Image.Image, question: str, max_answer_toke
         return_dict_in_generate=True,
     )
     new_tokens = generated.sequences[0, 1:]
+    decoded = vqa_model.text_decoder(
+        input_ids=generated.sequences, encoder_hidden_states=question_embeds, output_attentions=True,
+    )  # query position a chose token a + 1
+    answer_question = stack_attentions(decoded.cross_attentions)[:, :, : len(new_tokens)]  # (L_dec, H, A, T)
     probabilities = [torch.softmax(s[0], dim=-1)[t].item() for s, t in zip(generated.scores, new_tokens)]
     patch = vqa_model.config.vision_config.patch_size
     rows, cols = inputs.pixel_values.shape[2] // patch, inputs.pixel_values.shape[3] // patch
@@ -92,4 +105,6 @@ def ask(vqa_model, processor, image: Image.Image, question: str, max_answer_toke
         grid=(rows, cols),
         patch_size=patch,
         model_image=model_image(inputs.pixel_values, processor.image_processor),
+        answer_tokens=processor.tokenizer.convert_ids_to_tokens(new_tokens),
+        answer_question_attention=answer_question,
     )

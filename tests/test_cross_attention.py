@@ -34,3 +34,17 @@ def test_the_answer_matches_generate_and_the_ground_truth():
 def test_naming_token_is_the_last_word():
     assert cross_attention.naming_token(["[CLS]", "what", "color", "is", "the", "circle", "?", "[SEP]"]) == 5
     assert cross_attention.naming_token(["[CLS]", "?", "[SEP]"]) == 0
+
+
+def test_answer_tokens_attend_over_the_question_and_flow_to_the_patches():
+    vqa = bundled("vqa")
+    result = cross_attention.ask(vqa.model, vqa.processor, images.load_image(images.sample_png("shapes: two objects")),
+                                 "what color is the circle?")
+    layers, heads, answers, tokens = result.answer_question_attention.shape
+    assert answers == len(result.answer_tokens) and tokens == len(result.tokens)
+    assert result.answer_tokens[0] == result.answer
+    assert np.allclose(result.answer_question_attention.sum(axis=-1), 1.0, atol=1e-5)
+    question_matrix = result.token_patch_matrix.mean(axis=(0, 1))  # (T, N)
+    flow = result.answer_patch_flow(question_matrix)
+    weights = result.answer_question_attention[-1].mean(axis=0)[0]
+    assert np.allclose(flow[0], sum(w * question_matrix[t] for t, w in enumerate(weights)), atol=1e-6)

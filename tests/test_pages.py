@@ -231,3 +231,13 @@ def test_step_through_goes_from_image_to_patches_to_each_tokens_heatmap():
     assert at.segmented_control(key="cross_token").value != 1  # so the main heatmap is not token 1's
     assert any(np.allclose(heatmap_z(f).ravel(), matrix[1]) for f in figures(at) if
                any(t["type"] == "heatmap" for t in f["data"]) and heatmap_z(f).shape == (8, 8))
+
+
+def test_step_through_ends_with_the_answer_token_seen_through_the_question():
+    at = open_page("pages/cross_attention.py")
+    stage = at.select_slider(key="cross_steps_stage")
+    last = stage.options[-1]
+    assert "answer" in last and "via the question" in last
+    stage.set_value(len(stage.options) - 1).run()
+    assert not at.exception
+    assert any("composed attention" in f["layout"]["title"]["text"] for f in figures(at))
