@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import captioning, clip_space, cross_attention, early_fusion, evaluate, faithfulness, grounding, images, patching, qkv_math, registry
+from core import (captioning, clip_space, cross_attention, early_fusion, evaluate, faithfulness, grounding, images,
+                  patching, qkv_math, registry)
+from core.attention import select
 
 
 @st.cache_resource(show_spinner=False)
@@ -58,8 +60,6 @@ def ask(pack: str, image_png: bytes, question: str) -> cross_attention.CrossAtte
 @st.cache_data(show_spinner="Hiding patches and asking again…", max_entries=64)
 def masking_test(pack: str, image_png: bytes, question: str, layer, head, token: int,
                  k: int) -> faithfulness.MaskingResult:
-    from core.attention import select
-
     loaded = model(pack, "vqa")
     result = ask(pack, image_png, question)
     row = select(result.token_patch_matrix, layer, head)[token]  # (N,)

@@ -12,7 +12,7 @@ from typing import Iterable
 
 import torch
 
-from core import shapes_world
+from core import faithfulness, grounding, shapes_world
 
 TEST_SEED = 950_000_000
 
@@ -94,8 +94,6 @@ def main() -> None:
         print(f"{DESCRIPTIONS[role]:70s} {score:6.1%}  ({args.scenes} held-out scenes)")
     vqa = registry.load("bundled", "vqa")
     print_grounding(vqa, range(TEST_SEED, TEST_SEED + min(args.scenes, 500)))
-    from core import faithfulness
-
     for k in (2, 4, 8):
         top, random, n = faithfulness.masking_summary(vqa.model, vqa.processor, range(TEST_SEED, TEST_SEED + 100), k)
         print(f"masking {k} patches ({n} scenes): answer probability drops by {top:.3f} when the naming word's "
@@ -103,8 +101,6 @@ def main() -> None:
 
 
 def print_grounding(vqa, seeds) -> None:
-    from core import grounding
-
     table = grounding.grounding_table(vqa.model, vqa.processor, seeds)
     for name, shares in (("naming word", table.naming_word), ("question token most on the objects",
                                                               table.most_object_token)):

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core import cross_attention, shapes_world
+
 
 @dataclass
 class MaskingResult:
@@ -67,8 +69,6 @@ def masking_test(vqa_model, processor, model_image: np.ndarray, grid: tuple[int,
 def masking_summary(vqa_model, processor, seeds, k: int = 4) -> tuple[float, float, int]:
     """Mean drop in the answer's probability when the naming word's top-k patches (attention averaged over layers
     and heads) are hidden, and when k random patches are, over two-object scenes. Returns (top, random, scenes)."""
-    from core import cross_attention, shapes_world
-
     top_drops, random_drops = [], []
     for seed in seeds:
         scene = shapes_world.make_scene(seed, n_objects=2)
