@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.attention import stack_attentions
+from core.attention import patch_grid_values, stack_attentions
 from core.patching import model_image
 
 
@@ -51,6 +51,18 @@ class FusionResult:
         by_position = np.argsort(self.patch_positions[:, 0] * cols + self.patch_positions[:, 1], kind="stable")
         return np.concatenate([np.arange(first_patch), first_patch + by_position])
 
+    def text_to_patches(self, matrix: np.ndarray, text_index: int) -> np.ndarray:
+        """(S, S) matrix, a text token -> (rows, cols): its attention on each patch, placed by patch_index."""
+        first_patch = self.n_text + 1
+        return patch_grid_values(matrix[text_index, first_patch:], self.grid, self.patch_positions)
+
+    def patch_to_text(self, matrix: np.ndarray, row: int, col: int) -> np.ndarray:
+        """(S, S) matrix, a patch (row, col) -> (n_text,): how much that patch's token attends to each text token."""
+        hits = np.flatnonzero((self.patch_positions[:, 0] == row) & (self.patch_positions[:, 1] == col))
+        if hits.size == 0:
+            raise ValueError(f"no image token carries patch ({row}, {col})")
+        return matrix[self.n_text + 1 + hits[0], : self.n_text]
+
     def blocks(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
         """Split a (S, S) matrix into its four modality blocks (queries -> keys)."""
         t = self.n_text
@@ -60,6 +72,16 @@ class FusionResult:
             "image->text": matrix[t:, :t],
             "image->image": matrix[t:, t:],
         }
+
+
+def cross_modal_mass(attentions: np.ndarray, n_text: int) -> dict[str, np.ndarray]:
+    """(L, H, S, S) joint attention with the text first -> per (layer, head): the mean over text queries of the
+    attention they put on image tokens ("text->image"), and the mean over image queries of the attention they put on
+    text tokens ("image->text"). Both (L, H); 0 means the modalities ignore each other."""
+    return {
+        "text->image": attentions[:, :, :n_text, n_text:].sum(axis=-1).mean(axis=-1),
+        "image->text": attentions[:, :, n_text:, :n_text].sum(axis=-1).mean(axis=-1),
+    }
 
 
 @torch.inference_mode()

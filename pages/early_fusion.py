@@ -5,7 +5,13 @@ from components import models
 from components.attention_matrix import attention_matrix
 from components.inputs import current, require_image, require_text
 from components.layer_head import layer_head_selectors
+from components.clickable_grid import clickable_patch_grid
+from components.mass_chart import mass_chart
+from components.patch_overlay import patch_overlay
+from components.token_bars import token_bars
 from core.attention import select
+from core.cross_attention import naming_token
+from core.early_fusion import cross_modal_mass
 
 st.title("Early fusion: one stream for words and patches")
 st.markdown(
@@ -24,8 +30,9 @@ st.caption(" · ".join(f"{a} {s:.2f}" for a, s in result.top_answers) + " (sigmo
 
 n_layers, n_heads = result.attentions.shape[:2]
 layer, head = layer_head_selectors(n_layers, n_heads, key="fusion")
+matrix_stream = select(result.attentions, layer, head)  # (S, S) in ViLT's own (shuffled) token order
 order = result.reading_order()  # ViLT shuffles its patches; show them row by row
-matrix = select(result.attentions, layer, head)[np.ix_(order, order)]  # (S, S)
+matrix = matrix_stream[np.ix_(order, order)]
 tokens = [result.tokens[i] for i in order]
 boundary = result.n_text - 0.5
 st.plotly_chart(attention_matrix(matrix, tokens, tokens, title="Joint self-attention (patches in reading order)",
@@ -37,3 +44,26 @@ st.caption(
     "The blue lines split the four blocks; share of attention per block (rows are queries): "
     + ", ".join(f"{name} {block.sum() / matrix.sum():.0%}" for name, block in blocks.items())
 )
+
+st.plotly_chart(mass_chart(cross_modal_mass(result.attentions, result.n_text),
+                           title="How much each modality reads the other, layer by layer"), key="cross_modal_mass")
+st.caption("text->image: the share of a text token's attention that goes to image tokens (mean over text tokens); "
+           "image->text: the share of an image token's attention that goes to text tokens. Dots are single heads.")
+
+left, right = st.columns(2)
+with left:
+    text_options = list(range(result.n_text))
+    text_token = st.segmented_control("Text token", text_options, default=naming_token(result.tokens[:result.n_text]),
+                                      key="fusion_token", format_func=lambda i: result.tokens[i])
+    text_token = naming_token(result.tokens[:result.n_text]) if text_token is None else text_token
+    st.plotly_chart(patch_overlay(result.model_image, result.patch_size, result.grid,
+                                  result.text_to_patches(matrix_stream, text_token),
+                                  title=f"Where “{result.tokens[text_token]}” looked in the image"),
+                    key="fusion_token_heatmap")
+with right:
+    rows, cols = result.grid
+    st.markdown("**Which words does a patch read?** Click a patch.")
+    clickable_patch_grid(result.model_image, result.grid, state_key="fusion_patch", click_key="fusion_patch_click")
+    r, c = divmod(st.session_state.get("fusion_patch", 0), cols)
+    st.plotly_chart(token_bars(result.patch_to_text(matrix_stream, r, c), result.tokens[:result.n_text],
+                               title=f"Attention from patch p({r},{c}) to the text"), key="fusion_patch_tokens")

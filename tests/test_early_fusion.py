@@ -43,3 +43,29 @@ def test_reading_order_puts_patches_row_by_row_and_keeps_the_text_first():
     rows, cols = result.grid
     patch_labels = [result.tokens[i] for i in order[result.n_text + 1:]]
     assert patch_labels == [f"p({r},{c})" for r in range(rows) for c in range(cols)]
+
+
+def test_cross_modal_mass_arithmetic_on_a_hand_made_tensor():
+    # 2 text tokens, 3 image tokens, 1 layer, 2 heads
+    head0 = np.array([
+        [0.5, 0.1, 0.2, 0.1, 0.1],   # text query: 0.4 on the image
+        [0.0, 1.0, 0.0, 0.0, 0.0],   # text query: 0.0 on the image
+        [0.3, 0.3, 0.4, 0.0, 0.0],   # image query: 0.6 on the text
+        [0.0, 0.0, 0.0, 1.0, 0.0],   # image query: 0.0 on the text
+        [0.1, 0.2, 0.0, 0.0, 0.7],   # image query: 0.3 on the text
+    ])
+    head1 = np.full((5, 5), 0.2)
+    mass = early_fusion.cross_modal_mass(np.stack([head0, head1])[None], n_text=2)
+    assert np.allclose(mass["text->image"], [[0.2, 0.6]])
+    assert np.allclose(mass["image->text"], [[0.3, 0.4]])
+
+
+def test_token_and_patch_views_use_the_patch_index_not_the_stream_order():
+    vilt = bundled("fusion")
+    result = early_fusion.fuse(vilt.model, vilt.processor, Image.new("RGB", (64, 64), "gray"), "what color is it?")
+    matrix = result.attentions[0, 0]
+    grid = result.text_to_patches(matrix, 1)
+    r, c = result.patch_positions[5]
+    assert grid[r, c] == matrix[1, result.n_text + 1 + 5]
+    assert np.allclose(result.patch_to_text(matrix, r, c), matrix[result.n_text + 1 + 5, : result.n_text])
+    assert np.isclose(grid.sum(), matrix[1, result.n_text + 1:].sum())

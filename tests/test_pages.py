@@ -241,3 +241,28 @@ def test_step_through_ends_with_the_answer_token_seen_through_the_question():
     stage.set_value(len(stage.options) - 1).run()
     assert not at.exception
     assert any("composed attention" in f["layout"]["title"]["text"] for f in figures(at))
+
+
+def test_early_fusion_token_click_moves_the_heatmap_and_mass_comes_from_the_model():
+    at = open_page("pages/early_fusion.py")
+    expected = expected_on_default_image(at, early_fusion.fuse, "fusion")
+    mass = early_fusion.cross_modal_mass(expected.attentions, expected.n_text)
+    chart = next(f for f in figures(at) if "layer by layer" in f["layout"]["title"]["text"])
+    lines = {t["name"]: decode(t["y"]) for t in chart["data"] if t.get("mode") == "lines+markers"}
+    assert np.allclose(lines["text->image (head mean)"], mass["text->image"].mean(axis=1), atol=1e-6)
+    heat = next(f for f in figures(at) if "looked in the image" in f["layout"]["title"]["text"])
+    before = heatmap_z(heat)
+    at.segmented_control(key="fusion_token").set_value(1).run()
+    assert not at.exception
+    after = heatmap_z(next(f for f in figures(at) if "looked in the image" in f["layout"]["title"]["text"]))
+    assert not np.allclose(before, after)
+
+
+def test_early_fusion_question_change_changes_the_answer():
+    at = open_page("pages/early_fusion.py")
+    scene = images.sample_scene("shapes: two objects")
+    answers = set()
+    for obj in scene.objects:
+        at.text_input(key="text").set_value(f"what color is the {obj.shape}?").run()
+        answers.add(at.subheader[0].value)
+    assert not at.exception and len(answers) == 2

@@ -1,0 +1,21 @@
+"""Cross-modal attention mass per layer: how much the two modalities read each other as depth grows."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+
+def mass_chart(mass: dict[str, np.ndarray], title: str = "") -> go.Figure:
+    """mass: direction -> (layers, heads); one line per direction, the mean over heads, with each head as dots."""
+    fig = go.Figure()
+    for (name, values), color in zip(mass.items(), ("#1f77b4", "#ff7f0e")):
+        layers = np.arange(values.shape[0])
+        fig.add_trace(go.Scatter(x=layers, y=values.mean(axis=1), mode="lines+markers", name=f"{name} (head mean)",
+                                 line=dict(color=color, width=3)))
+        for h in range(values.shape[1]):
+            fig.add_trace(go.Scatter(x=layers, y=values[:, h], mode="markers", marker=dict(color=color, size=6,
+                                     opacity=0.45), name=f"{name} head {h}", showlegend=False,
+                                     hovertemplate=f"{name}, head {h}<br>layer %{{x}}: %{{y:.2f}}<extra></extra>"))
+    fig.update_layout(title=title, height=340, margin=dict(l=10, r=10, t=40, b=10), xaxis_title="layer",
+                      yaxis_title="attention mass", xaxis=dict(dtick=1), yaxis=dict(range=[0, 1]))
+    return fig
