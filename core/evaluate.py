@@ -94,6 +94,13 @@ def main() -> None:
         print(f"{DESCRIPTIONS[role]:70s} {score:6.1%}  ({args.scenes} held-out scenes)")
     vqa = registry.load("bundled", "vqa")
     print_grounding(vqa, range(TEST_SEED, TEST_SEED + min(args.scenes, 500)))
+    fusion = registry.load("bundled", "fusion")
+    table = grounding.fusion_grounding_table(fusion.model, fusion.processor,
+                                             range(TEST_SEED, TEST_SEED + min(args.scenes, 200)))
+    for name, shares in (("text->image", table.text_to_image), ("image->text", table.image_to_text)):
+        print(f"\nViLT grounding, {name}, shape word vs the named and the other object, {table.scenes} scenes "
+              f"(chance {table.chance:.0%})")
+        _print_shares(shares)
     for k in (2, 4, 8):
         top, random, n = faithfulness.masking_summary(vqa.model, vqa.processor, range(TEST_SEED, TEST_SEED + 100), k)
         print(f"masking {k} patches ({n} scenes): answer probability drops by {top:.3f} when the naming word's "
@@ -106,10 +113,14 @@ def print_grounding(vqa, seeds) -> None:
                                                               table.most_object_token)):
         print(f"\nBLIP VQA grounding, {name}: share of {table.scenes} two-object scenes where the named object's "
               f"patches get more cross-attention than the other object's (chance {table.chance:.0%})")
-        heads = shares.shape[1] - 1
-        print("layer  " + "  ".join(f"head {h}" for h in range(heads)) + "  head mean")
-        for layer, row in enumerate(shares):
-            print(f"{layer:5d}  " + "  ".join(f"{v:6.0%}" for v in row[:-1]) + f"  {row[-1]:9.0%}")
+        _print_shares(shares)
+
+
+def _print_shares(shares) -> None:
+    heads = shares.shape[1] - 1
+    print("layer  " + "  ".join(f"head {h}" for h in range(heads)) + "  head mean")
+    for layer, row in enumerate(shares):
+        print(f"{layer:5d}  " + "  ".join(f"{v:6.0%}" for v in row[:-1]) + f"  {row[-1]:9.0%}")
 
 
 if __name__ == "__main__":

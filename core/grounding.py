@@ -12,7 +12,7 @@ from typing import Iterable
 
 import numpy as np
 
-from core import cross_attention, shapes_world
+from core import cross_attention, early_fusion, shapes_world
 
 
 def patch_coverage(mask: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
@@ -64,3 +64,37 @@ def grounding_table(vqa_model, processor, seeds: Iterable[int]) -> GroundingTabl
         chosen = np.take_along_axis(maps, best[:, :, None, None, None], axis=2)[:, :, 0]
         most.append(grounded(chosen, named_cov, other_cov))
     return GroundingTable(np.mean(naming, axis=0), np.mean(most, axis=0), len(naming))
+
+
+@dataclass
+class FusionGroundingTable:
+    """ViLT, two-object scenes, 'what color is the <shape>?': share of scenes, per layer (rows) and head (columns;
+    last = head mean), where text->image: the shape word's attention lands more on the named object than on the
+    other; image->text: the named object's patches attend more to the shape word than the other object's patches
+    do (coverage-weighted mean). chance = 0.5."""
+
+    text_to_image: np.ndarray  # (layers, heads + 1)
+    image_to_text: np.ndarray  # (layers, heads + 1)
+    scenes: int
+    chance: float = 0.5
+
+
+def fusion_grounding_table(vilt_model, processor, seeds: Iterable[int]) -> FusionGroundingTable:
+    t2i, i2t = [], []
+    for seed in seeds:
+        scene = shapes_world.make_scene(seed, n_objects=2)
+        target, other = scene.objects[seed % 2], scene.objects[1 - seed % 2]
+        result = early_fusion.fuse(vilt_model, processor, scene.image, f"what color is the {target.shape}?")
+        word = result.tokens.index(target.shape)
+        weights = np.concatenate([result.attentions, result.attentions.mean(axis=1, keepdims=True)], axis=1)
+        named_cov, other_cov = (patch_coverage(o.mask, result.grid) for o in (target, other))
+        layers, heads = weights.shape[:2]
+        looked = np.array([[result.text_to_patches(weights[l, h], word) for h in range(heads)]
+                           for l in range(layers)])  # (L, H + 1, rows, cols)
+        t2i.append(grounded(looked, named_cov, other_cov))
+        read = np.array([[[[result.patch_to_text(weights[l, h], r, c)[word] for c in range(result.grid[1])]
+                           for r in range(result.grid[0])] for h in range(heads)] for l in range(layers)])
+        named_mean = object_mass(read, named_cov) / named_cov.sum()
+        other_mean = object_mass(read, other_cov) / other_cov.sum()
+        i2t.append(named_mean > other_mean)
+    return FusionGroundingTable(np.mean(t2i, axis=0), np.mean(i2t, axis=0), len(t2i))

@@ -33,3 +33,12 @@ def test_grounding_table_has_one_share_per_layer_and_head_plus_the_mean():
     assert table.scenes == 12
     assert ((table.naming_word >= 0) & (table.naming_word <= 1)).all()
     assert np.allclose(table.naming_word * 12, np.round(table.naming_word * 12))  # shares of 12 scenes
+
+
+def test_fusion_grounding_table_shapes_and_shares():
+    vilt = bundled("fusion")
+    table = grounding.fusion_grounding_table(vilt.model, vilt.processor,
+                                             range(evaluate.TEST_SEED, evaluate.TEST_SEED + 6))
+    layers, heads = vilt.model.config.num_hidden_layers, vilt.model.config.num_attention_heads
+    assert table.text_to_image.shape == table.image_to_text.shape == (layers, heads + 1)
+    assert np.allclose(table.text_to_image * 6, np.round(table.text_to_image * 6))
