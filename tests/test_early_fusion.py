@@ -69,3 +69,29 @@ def test_token_and_patch_views_use_the_patch_index_not_the_stream_order():
     assert grid[r, c] == matrix[1, result.n_text + 1 + 5]
     assert np.allclose(result.patch_to_text(matrix, r, c), matrix[result.n_text + 1 + 5, : result.n_text])
     assert np.isclose(grid.sum(), matrix[1, result.n_text + 1:].sum())
+
+
+@pytest.mark.parametrize("row,col", [(2, 5), (7, 0)])
+def test_the_one_bright_patch_is_found_at_its_row_and_col_whatever_vilt_shuffles(row, col):
+    """ViLT shuffles its image tokens on every forward. Find the token that carries the only non-grey patch by its
+    content (its patch projection), and check fuse's patch_positions put that token at the patch's (row, col)."""
+    import torch
+
+    vilt = bundled("fusion")
+    pixels = np.full((64, 64, 3), 128, np.uint8)
+    pixels[row * 8:(row + 1) * 8, col * 8:(col + 1) * 8] = (250, 30, 30)
+    image = Image.fromarray(pixels)
+    inputs = vilt.processor(images=image, text="what color is it?", return_tensors="pt")
+    token_slots = set()
+    for seed in range(4):
+        torch.manual_seed(seed)
+        result = early_fusion.fuse(vilt.model, vilt.processor, image, "what color is it?")
+        torch.manual_seed(seed)  # the same shuffle again, to read each token's content
+        with torch.no_grad():
+            tokens, _, _ = vilt.model.vilt.embeddings.visual_embed(
+                inputs.pixel_values, inputs.pixel_mask, max_image_length=vilt.model.config.max_image_length)
+        patches = tokens[0, 1:]  # (64, d) in stream order; grey patches differ only by their position embedding
+        carrier = int((patches - patches.median(dim=0).values).norm(dim=1).argmax())  # found by content alone
+        assert tuple(result.patch_positions[carrier]) == (row, col)
+        token_slots.add(carrier)
+    assert len(token_slots) > 1  # the bright patch really sat at different stream positions
