@@ -51,6 +51,16 @@ class FusionResult:
         by_position = np.argsort(self.patch_positions[:, 0] * cols + self.patch_positions[:, 1], kind="stable")
         return np.concatenate([np.arange(first_patch), first_patch + by_position])
 
+    def stream_rows(self) -> list[dict[str, object]]:
+        """The joint stream as ViLT sees it, one row per token: its label, modality (the token-type embedding
+        added: 0 text, 1 image) and position (text index, or the patch's (row, col); the image CLS has none)."""
+        rows = [dict(token=t, modality="text", token_type=0, position=str(i))
+                for i, t in enumerate(self.tokens[: self.n_text])]
+        rows.append(dict(token="[IMG]", modality="image", token_type=1, position="image CLS"))
+        rows += [dict(token=self.tokens[self.n_text + 1 + k], modality="image", token_type=1, position=f"({r}, {c})")
+                 for k, (r, c) in enumerate(self.patch_positions)]
+        return rows
+
     def text_to_patches(self, matrix: np.ndarray, text_index: int) -> np.ndarray:
         """(S, S) matrix, a text token -> (rows, cols): its attention on each patch, placed by patch_index."""
         first_patch = self.n_text + 1

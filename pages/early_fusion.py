@@ -28,6 +28,13 @@ answer, score = result.top_answers[0]
 st.subheader(f"Answer: {answer}")
 st.caption(" · ".join(f"{a} {s:.2f}" for a, s in result.top_answers) + " (sigmoid scores, top 5)")
 
+with st.expander(f"The stream: {result.n_text} text tokens + {result.n_image} image tokens = "
+                 f"{result.n_text + result.n_image}"):
+    st.caption("Each token's vector = its content (a word embedding or a patch projection) + a position embedding + "
+               "a modality (token-type) embedding. ViLT draws the image tokens in a random order on every forward; "
+               "the position column says which patch each one is.")
+    st.dataframe(result.stream_rows(), key="fusion_stream", height=260)
+
 n_layers, n_heads = result.attentions.shape[:2]
 layer, head = layer_head_selectors(n_layers, n_heads, key="fusion")
 matrix_stream = select(result.attentions, layer, head)  # (S, S) in ViLT's own (shuffled) token order

@@ -95,3 +95,13 @@ def test_the_one_bright_patch_is_found_at_its_row_and_col_whatever_vilt_shuffles
         assert tuple(result.patch_positions[carrier]) == (row, col)
         token_slots.add(carrier)
     assert len(token_slots) > 1  # the bright patch really sat at different stream positions
+
+
+def test_stream_rows_list_every_token_with_its_modality_and_position():
+    vilt = bundled("fusion")
+    result = early_fusion.fuse(vilt.model, vilt.processor, Image.new("RGB", (64, 64), "gray"), "what color is it?")
+    rows = result.stream_rows()
+    assert len(rows) == result.n_text + result.n_image
+    assert [r["token_type"] for r in rows] == [0] * result.n_text + [1] * result.n_image
+    r, c = result.patch_positions[3]
+    assert rows[result.n_text + 1 + 3]["position"] == f"({r}, {c})"
