@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import (captioning, clip_space, cross_attention, early_fusion, evaluate, faithfulness, grounding, images,
-                  patching, qkv_math, registry)
+from core import (captioning, clip_space, cross_attention, early_fusion, evaluate, faithfulness, fusion_designs,
+                  grounding, images, patching, qkv_math, registry)
 from core.attention import select
 
 
@@ -65,6 +65,12 @@ def masking_test(pack: str, image_png: bytes, question: str, layer, head, token:
     row = select(result.token_patch_matrix, layer, head)[token]  # (N,)
     return faithfulness.masking_test(loaded.model, loaded.processor, result.model_image, result.grid,
                                      result.patch_size, question, result.answer, row, k)
+
+
+@st.cache_data(show_spinner="Running CLIP, BLIP and ViLT on the same input…", max_entries=16)
+def fusion_designs_compare(pack: str, image_png: bytes, text: str) -> list[fusion_designs.DesignCost]:
+    return fusion_designs.compare(model(pack, "clip"), model(pack, "vqa"), model(pack, "fusion"), _image(image_png),
+                                  text)
 
 
 @st.cache_data(show_spinner="Writing a caption…", max_entries=64)

@@ -6,6 +6,7 @@ from components.attention_matrix import attention_matrix
 from components.inputs import current, require_image, require_text
 from components.layer_head import layer_head_selectors
 from components.clickable_grid import clickable_patch_grid
+from components.fusion_designs_view import fusion_designs_view
 from components.mass_chart import mass_chart
 from components.patch_overlay import patch_overlay
 from components.token_bars import token_bars
@@ -74,3 +75,6 @@ with right:
     r, c = divmod(st.session_state.get("fusion_patch", 0), cols)
     st.plotly_chart(token_bars(result.patch_to_text(matrix_stream, r, c), result.tokens[:result.n_text],
                                title=f"Attention from patch p({r},{c}) to the text"), key="fusion_patch_tokens")
+
+if st.toggle("Compare the three fusion designs on this input", key="fusion_designs"):
+    fusion_designs_view(models.fusion_designs_compare(inputs.pack, image_png, question), key="designs")

@@ -266,3 +266,15 @@ def test_early_fusion_question_change_changes_the_answer():
         at.text_input(key="text").set_value(f"what color is the {obj.shape}?").run()
         answers.add(at.subheader[0].value)
     assert not at.exception and len(answers) == 2
+
+
+def test_the_three_designs_table_and_audio_illustration_follow_the_input():
+    at = open_page("pages/early_fusion.py")
+    at.toggle(key="fusion_designs").set_value(True).run()
+    assert not at.exception
+    table = at.dataframe[-1].value
+    assert list(table["design"]) == ["late fusion", "cross-attention", "early fusion"]
+    assert (table["image_tokens"] == 65).all()
+    before = [m.value for m in at.markdown]
+    at.slider(key="designs_audio").set_value(10.0).run()
+    assert any("**500 audio**" in m.value for m in at.markdown) and [m.value for m in at.markdown] != before

@@ -1,0 +1,50 @@
+"""Three fusion designs side by side: a diagram, what each measured on this input, and how the cost grows."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.fusion_designs import DesignCost, joint_sequence
+
+DIAGRAM = """
+| design | how the streams meet | example |
+|---|---|---|
+| **late fusion** | image → vision tower → one vector · text → text tower → one vector · **they meet once, in a dot product** | CLIP |
+| **cross-attention** | image → vision tower → patch vectors (keys, values) · text tokens → **queries into the patches in every text layer** | BLIP |
+| **early fusion** | text tokens + image patches → **one sequence** → one transformer: every token attends to every token | ViLT |
+"""
+
+
+def _growth_chart(costs: list[DesignCost]) -> go.Figure:
+    """Attention entries per layer and head as the number of image tokens grows, for this input's text length."""
+    t = costs[-1].text_tokens
+    n = np.arange(16, 1025, 16)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=n, y=n ** 2 + t ** 2, name="late: N² + T² (separate towers)"))
+    fig.add_trace(go.Scatter(x=n, y=n ** 2 + t ** 2 + t * n, name="cross: N² + T² + T·N"))
+    fig.add_trace(go.Scatter(x=n, y=(n + t) ** 2, name="early: (N + T)²"))
+    fig.update_layout(title=f"Attention entries per layer and head, T = {t} text tokens", height=320,
+                      xaxis_title="image tokens N", yaxis_title="query-key pairs",
+                      margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def fusion_designs_view(costs: list[DesignCost], key: str) -> None:
+    st.markdown(DIAGRAM)
+    st.dataframe([dict(design=c.design, model=c.model, text_tokens=c.text_tokens, image_tokens=c.image_tokens,
+                       attention=c.attention_shapes, attention_entries=c.attention_entries,
+                       GFLOPs=round(c.gflops, 4), latency_ms=round(c.latency_ms, 1)) for c in costs],
+                 key=f"{key}_table")
+    st.caption("Measured once on this image and text: FLOPs by torch's FLOP counter, latency the best of 3 forwards "
+               "on this server (each model's fusing forward only, no answer generation).")
+    st.plotly_chart(_growth_chart(costs), key=f"{key}_growth")
+
+    st.markdown("**Any-to-any (an illustration, not a model).** Native multimodal models add more modalities to the "
+                "same stream: a Whisper-style audio encoder gives 50 frames per second of audio.")
+    seconds = st.slider("Seconds of audio joining the stream", 0.0, 30.0, 5.0, 0.5, key=f"{key}_audio")
+    early = costs[-1]
+    stream = joint_sequence(early.text_tokens, early.image_tokens, seconds)
+    st.markdown(f"{stream['text']} text + {stream['image']} image + **{stream['audio']} audio** tokens = "
+                f"{stream['joint']} in one sequence: **{stream['attention_entries']:,}** query-key pairs per layer "
+                "and head.")

@@ -1,0 +1,96 @@
+"""Three ways to fuse, one input: late fusion (CLIP), cross-attention (BLIP), early fusion (ViLT).
+
+For the same image and text, `compare` runs each model's fusing forward once under torch's FLOP counter and a
+timer, and counts the attention matrices each design builds. Early fusion attends over the joint sequence
+S = T + N + 1, so its attention grows as S^2; cross-attention pays T x (N + 1) per text layer on top of the vision
+tower's (N + 1)^2; late fusion never attends across modalities at all.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+from torch.utils.flop_counter import FlopCounterMode
+
+AUDIO_FRAMES_PER_SECOND = 50  # a Whisper-style encoder: 20 ms per frame after its convolutional stem
+
+
+@dataclass
+class DesignCost:
+    design: str
+    model: str
+    text_tokens: int
+    image_tokens: int  # including the image CLS token
+    attention_shapes: str  # e.g. "12 x 12 heads x 50x50 (vision) + ..."
+    attention_entries: int  # query-key pairs scored in one forward, all layers and heads
+    gflops: float  # measured by torch's FLOP counter for one forward
+    latency_ms: float  # best of `repeats` forwards
+
+
+def _measure(forward, repeats: int) -> tuple[float, float]:
+    with torch.inference_mode():
+        with FlopCounterMode(display=False) as counter:
+            forward()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            forward()
+            times.append(time.perf_counter() - start)
+    return counter.get_total_flops() / 1e9, min(times) * 1000
+
+
+def compare(clip, vqa, fusion, image: Image.Image, text: str, repeats: int = 3) -> list[DesignCost]:
+    """clip, vqa, fusion: registry.LoadedModel for the three roles."""
+    out = []
+
+    inputs = clip.processor(images=image, text=[text], return_tensors="pt", padding=True, truncation=True)
+    vc, tc = clip.model.config.vision_config, clip.model.config.text_config
+    n = (inputs.pixel_values.shape[2] // vc.patch_size) * (inputs.pixel_values.shape[3] // vc.patch_size) + 1
+    t = inputs.input_ids.shape[1]
+    gflops, ms = _measure(lambda: clip.model(**inputs), repeats)
+    out.append(DesignCost(
+        "late fusion", type(clip.model).__name__, t, n,
+        f"{vc.num_hidden_layers}x{vc.num_attention_heads} of {n}x{n} (image) + "
+        f"{tc.num_hidden_layers}x{tc.num_attention_heads} of {t}x{t} (text); they meet only in one dot product",
+        vc.num_hidden_layers * vc.num_attention_heads * n * n + tc.num_hidden_layers * tc.num_attention_heads * t * t,
+        gflops, ms))
+
+    inputs = vqa.processor(images=image, text=text, return_tensors="pt", truncation=True)
+    vc, tc = vqa.model.config.vision_config, vqa.model.config.text_config
+    n = (inputs.pixel_values.shape[2] // vc.patch_size) * (inputs.pixel_values.shape[3] // vc.patch_size) + 1
+    t = inputs.input_ids.shape[1]
+
+    def blip_forward():
+        image_embeds = vqa.model.vision_model(pixel_values=inputs.pixel_values).last_hidden_state
+        return vqa.model.text_encoder(input_ids=inputs.input_ids, attention_mask=inputs.attention_mask,
+                                      encoder_hidden_states=image_embeds)
+
+    gflops, ms = _measure(blip_forward, repeats)
+    out.append(DesignCost(
+        "cross-attention", type(vqa.model).__name__, t, n,
+        f"{vc.num_hidden_layers}x{vc.num_attention_heads} of {n}x{n} (image) + "
+        f"{tc.num_hidden_layers}x{tc.num_attention_heads} of {t}x{t} (text) + {t}x{n} (text -> image)",
+        vc.num_hidden_layers * vc.num_attention_heads * n * n
+        + tc.num_hidden_layers * tc.num_attention_heads * (t * t + t * n),
+        gflops, ms))
+
+    inputs = fusion.processor(images=image, text=text, return_tensors="pt", truncation=True)
+    c = fusion.model.config
+    n = (inputs.pixel_values.shape[2] // c.patch_size) * (inputs.pixel_values.shape[3] // c.patch_size) + 1
+    t = inputs.input_ids.shape[1]
+    s = t + n
+    gflops, ms = _measure(lambda: fusion.model(**inputs), repeats)
+    out.append(DesignCost(
+        "early fusion", type(fusion.model).__name__, t, n,
+        f"{c.num_hidden_layers}x{c.num_attention_heads} of {s}x{s} (one joint sequence)",
+        c.num_hidden_layers * c.num_attention_heads * s * s, gflops, ms))
+    return out
+
+
+def joint_sequence(text_tokens: int, image_tokens: int, audio_seconds: float) -> dict[str, int]:
+    """An illustration, not a model: how audio frames would join the same stream."""
+    audio = int(round(audio_seconds * AUDIO_FRAMES_PER_SECOND))
+    s = text_tokens + image_tokens + audio
+    return {"text": text_tokens, "image": image_tokens, "audio": audio, "joint": s, "attention_entries": s * s}
