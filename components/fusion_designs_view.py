@@ -17,16 +17,17 @@ DIAGRAM = """
 
 
 def _growth_chart(costs: list[DesignCost]) -> go.Figure:
-    """Attention entries per layer and head as the number of image tokens grows, for this input's text length."""
+    """Joint attention vs separate towers as the image grows, for this input's text length T: every design is
+    quadratic in its own sequences; the joint sequence also pays every cross pair (2·T·N)."""
     t = costs[-1].text_tokens
-    n = np.arange(16, 1025, 16)
+    n = np.arange(1, 1025)
+    separate, cross, joint = n ** 2 + t ** 2, n ** 2 + t ** 2 + t * n, (n + t) ** 2
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=n, y=n ** 2 + t ** 2, name="late: N² + T² (separate towers)"))
-    fig.add_trace(go.Scatter(x=n, y=n ** 2 + t ** 2 + t * n, name="cross: N² + T² + T·N"))
-    fig.add_trace(go.Scatter(x=n, y=(n + t) ** 2, name="early: (N + T)²"))
-    fig.update_layout(title=f"Attention entries per layer and head, T = {t} text tokens", height=320,
-                      xaxis_title="image tokens N", yaxis_title="query-key pairs",
-                      margin=dict(l=10, r=10, t=40, b=10))
+    fig.add_trace(go.Scatter(x=n, y=cross / separate, name="cross-attention / separate towers"))
+    fig.add_trace(go.Scatter(x=n, y=joint / separate, name="early fusion / separate towers"))
+    fig.update_layout(title=f"Attention cost relative to late fusion's separate towers (T = {t} text tokens)",
+                      height=320, xaxis_title="image tokens N", yaxis_title="query-key pairs, ratio",
+                      xaxis_type="log", margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
 
