@@ -18,6 +18,7 @@ def attention_matrix(
     key_labels: list[str],
     title: str = "",
     boundaries: list[tuple[str, float]] | None = None,
+    block_labels: list[tuple[float, float, str]] | None = None,
     height: int = 480,
     x_title: str = "keys",
     y_title: str = "queries",
@@ -37,6 +38,9 @@ def attention_matrix(
             fig.add_shape(type="line", x0=position, x1=position, y0=-0.5, y1=len(query_labels) - 0.5, line=line)
         else:
             fig.add_shape(type="line", y0=position, y1=position, x0=-0.5, x1=len(key_labels) - 0.5, line=line)
+    for x, y, text in block_labels or []:  # (column, row, label) at a block's centre
+        fig.add_annotation(x=x, y=y, xref="x", yref="y", text=text, showarrow=False,
+                           font=dict(color="white", size=14), bgcolor="rgba(0,0,0,0.45)")
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
     fig.update_yaxes(autorange="reversed", title=y_title)
     fig.update_xaxes(title=x_title, tickangle=-60 if len(key_labels) > 12 else -25)

@@ -40,6 +40,9 @@ def fusion_designs_view(costs: list[DesignCost], key: str) -> None:
     st.caption("Measured once on this image and text: FLOPs by torch's FLOP counter, latency the best of 3 forwards "
                "on this server (each model's fusing forward only, no answer generation).")
     st.plotly_chart(_growth_chart(costs), key=f"{key}_growth")
+    st.caption("Every design is quadratic in the sequences it attends over. Early fusion also scores every "
+               "text-image pair (2·T·N more than separate towers): up to twice the cost when the modalities are "
+               "the same length, and it grows with the sum of all modalities, squared.")
 
     st.markdown("**Any-to-any (an illustration, not a model).** Native multimodal models add more modalities to the "
                 "same stream: a Whisper-style audio encoder gives 50 frames per second of audio.")

@@ -84,6 +84,13 @@ class FusionResult:
         }
 
 
+def block_label_positions(n_text: int, n_image: int) -> list[tuple[float, float, str]]:
+    """(column, row, name) at the centre of each of the four blocks of the joint matrix (text first)."""
+    text_mid, image_mid = (n_text - 1) / 2, n_text + (n_image - 1) / 2
+    return [(text_mid, text_mid, "text->text"), (image_mid, text_mid, "text->image"),
+            (text_mid, image_mid, "image->text"), (image_mid, image_mid, "image->image")]
+
+
 def cross_modal_mass(attentions: np.ndarray, n_text: int) -> dict[str, np.ndarray]:
     """(L, H, S, S) joint attention with the text first -> per (layer, head): the mean over text queries of the
     attention they put on image tokens ("text->image"), and the mean over image queries of the attention they put on

@@ -12,7 +12,7 @@ from components.patch_overlay import patch_overlay
 from components.token_bars import token_bars
 from core.attention import select
 from core.cross_attention import naming_token
-from core.early_fusion import cross_modal_mass
+from core.early_fusion import block_label_positions, cross_modal_mass
 
 st.title("Early fusion: one stream for words and patches")
 st.markdown(
@@ -44,7 +44,8 @@ matrix = matrix_stream[np.ix_(order, order)]
 tokens = [result.tokens[i] for i in order]
 boundary = result.n_text - 0.5
 st.plotly_chart(attention_matrix(matrix, tokens, tokens, title="Joint self-attention (patches in reading order)",
-                                 boundaries=[("x", boundary), ("y", boundary)], height=560),
+                                 boundaries=[("x", boundary), ("y", boundary)], height=560,
+                                 block_labels=block_label_positions(result.n_text, result.n_image)),
                 key="joint_attention")
 blocks = result.blocks(matrix)
 st.caption(

@@ -138,6 +138,8 @@ def test_early_fusion_shows_answer_and_the_joint_matrix_with_the_boundary():
     size = expected.n_text + expected.n_image
     assert matrix.shape == (size, size)
     assert np.allclose(matrix.sum(axis=1), 1.0, atol=1e-5)
+    annotations = {a["text"] for a in figures(at)[0]["layout"]["annotations"]}
+    assert annotations == {"text->text", "text->image", "image->text", "image->image"}
     shapes = figures(at)[0]["layout"]["shapes"]
     assert {s["x0"] for s in shapes if s["x0"] == s["x1"]} == {expected.n_text - 0.5}
     at.selectbox(key="fusion_head").set_value(2).run()
