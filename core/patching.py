@@ -29,10 +29,40 @@ class PatchView:
     patch_size: int
     grid: tuple[int, int]
     attentions: np.ndarray
+    patch_vectors: np.ndarray  # (n_patches, d): each patch after the linear projection, before positions
+    position_embeddings: np.ndarray  # (n_patches, d): the learned position of each patch (CLS's left out)
 
     @property
     def n_patches(self) -> int:
         return self.grid[0] * self.grid[1]
+
+    def patch_pixels(self, index: int) -> np.ndarray:
+        """(P, P, 3) uint8: the raw pixels of one patch (row-major index)."""
+        r, c = divmod(index, self.grid[1])
+        p = self.patch_size
+        return self.model_image[r * p:(r + 1) * p, c * p:(c + 1) * p]
+
+    def similar_patches(self, index: int) -> np.ndarray:
+        """(rows, cols) cosine similarity of every patch vector to the chosen one."""
+        v = self.patch_vectors / np.linalg.norm(self.patch_vectors, axis=1, keepdims=True)
+        return (v @ v[index]).reshape(self.grid)
+
+    def pca_rgb(self) -> np.ndarray:
+        """(rows, cols, 3) uint8: the top 3 principal components of the patch vectors as colours."""
+        centred = self.patch_vectors - self.patch_vectors.mean(axis=0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        coords = centred @ vt[:3].T  # (N, 3)
+        lo, hi = coords.min(axis=0), coords.max(axis=0)
+        rgb = (coords - lo) / np.where(hi > lo, hi - lo, 1)
+        return (rgb * 255).round().astype(np.uint8).reshape(*self.grid, 3)
+
+    def position_similarity(self) -> np.ndarray:
+        """(rows * rows, cols * cols): tile (r, c) is the cosine similarity of position (r, c) to every position,
+        laid out as a grid of small grids (the learned 2-D structure)."""
+        rows, cols = self.grid
+        e = self.position_embeddings / np.linalg.norm(self.position_embeddings, axis=1, keepdims=True)
+        sim = (e @ e.T).reshape(rows, cols, rows, cols)  # (query r, query c, key r, key c)
+        return sim.transpose(0, 2, 1, 3).reshape(rows * rows, cols * cols)
 
     @property
     def cls_attention(self) -> np.ndarray:
@@ -59,10 +89,14 @@ def model_image(pixel_values: torch.Tensor, image_processor) -> np.ndarray:
 @torch.inference_mode()
 def patch_view(clip_model, processor, image: Image.Image) -> PatchView:
     pixel_values = processor(images=image, return_tensors="pt").pixel_values  # (1, 3, H, W)
-    out = clip_model.vision_model(pixel_values=pixel_values, output_attentions=True)
+    vision = clip_model.vision_model
+    out = vision(pixel_values=pixel_values, output_attentions=True)
+    patch_vectors = vision.embeddings.patch_embedding(pixel_values)[0].flatten(1).T  # (N, d), row-major
     attentions = stack_attentions(out.attentions)  # (L, heads, 1 + N, 1 + N)
     patch = clip_model.config.vision_config.patch_size
     rows, cols = pixel_values.shape[2] // patch, pixel_values.shape[3] // patch
     if attentions.shape[-1] != rows * cols + 1:
         raise RuntimeError(f"{attentions.shape[-1]} vision tokens for a {rows}x{cols} grid plus CLS")
-    return PatchView(model_image(pixel_values, processor.image_processor), patch, (rows, cols), attentions)
+    positions = vision.embeddings.position_embedding.weight[1:]  # (N, d): the processor always gives the native grid
+    return PatchView(model_image(pixel_values, processor.image_processor), patch, (rows, cols), attentions,
+                     patch_vectors.float().numpy(), positions.float().numpy())

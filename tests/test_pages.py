@@ -76,13 +76,36 @@ def test_every_page_renders_without_exception_and_names_the_live_pack(page):
 def test_patching_shows_the_grid_and_layer_and_head_change_the_cls_heatmap():
     at = open_page("pages/patching.py")
     assert at.metric[0].value == "64 = 8 x 8"
-    before = heatmap_z(figures(at)[1])
+    before = heatmap_z(cls_figure(at))
     assert before.shape == (8, 8)
     at.selectbox(key="patching_layer").set_value(0).run()
-    after_layer = heatmap_z(figures(at)[1])
+    after_layer = heatmap_z(cls_figure(at))
     assert not np.allclose(before, after_layer)
     at.selectbox(key="patching_head").set_value(1).run()
-    assert not np.allclose(after_layer, heatmap_z(figures(at)[1]))
+    assert not np.allclose(after_layer, heatmap_z(cls_figure(at)))
+
+
+def figure_titled(at: AppTest, start: str) -> dict:
+    return next(f for f in figures(at) if f["layout"]["title"]["text"].startswith(start))
+
+
+def cls_figure(at: AppTest) -> dict:
+    return figure_titled(at, "CLS -> patch attention")
+
+
+def test_patching_rollout_options_and_a_chosen_patch_change_the_overlays():
+    at = open_page("pages/patching.py")
+    rolled = heatmap_z(figure_titled(at, "Attention rollout"))
+    assert np.isclose(rolled.sum(), rolled.sum()) and rolled.shape == (8, 8)
+    at.slider(key="patching_discard").set_value(0.9).run()
+    assert not np.allclose(rolled, heatmap_z(figure_titled(at, "Attention rollout")))
+    distance = heatmap_z(figure_titled(at, "Mean attention distance"))
+    assert distance.shape == (3, 4) and (distance > 0).all()
+    looks = heatmap_z(figure_titled(at, "Where p("))
+    at.session_state["patching_patch"] = 0
+    at.run()
+    assert not at.exception
+    assert not np.allclose(looks, heatmap_z(figure_titled(at, "Where p(0,0)")))
 
 
 def test_cross_attention_shows_the_models_answer_and_a_token_by_patch_matrix():

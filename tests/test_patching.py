@@ -40,3 +40,18 @@ def test_patch_at_maps_a_click_on_the_shown_image_to_its_patch():
     assert patching.patch_at(45, 85, 320, 320, (8, 8)) == 2 * 8 + 1  # row 2 (80-119 px), col 1 (40-79 px)
     assert patching.patch_at(320, -3, 320, 320, (8, 8)) == 7  # clamped to the grid
     assert patching.patch_at(100, 10, 200, 100, (2, 4)) == 2
+
+
+def test_patch_vectors_pixels_pca_and_position_similarity():
+    clip = bundled("clip")
+    view = patching.patch_view(clip.model, clip.processor, images.load_image(images.sample_png("shapes: two objects")))
+    n, d = view.patch_vectors.shape
+    assert n == 64 and view.position_embeddings.shape == (64, d)
+    assert view.patch_pixels(9).shape == (8, 8, 3)
+    assert np.array_equal(view.patch_pixels(9), view.model_image[8:16, 8:16])
+    sim = view.similar_patches(9)
+    assert sim.shape == (8, 8) and np.isclose(sim[1, 1], 1.0) and sim.max() <= 1 + 1e-6
+    assert view.pca_rgb().shape == (8, 8, 3)
+    tiles = view.position_similarity()
+    assert tiles.shape == (64, 64)
+    assert np.allclose([tiles[r * 8 + r, c * 8 + c] for r in range(8) for c in range(8)], 1.0, atol=1e-5)
