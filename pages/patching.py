@@ -1,32 +1,96 @@
 import streamlit as st
+from PIL import Image
 
 from components import models
+from components.attention_matrix import attention_matrix
+from components.clickable_grid import clickable_patch_grid
 from components.inputs import current, require_image
 from components.layer_head import layer_head_selectors
 from components.patch_overlay import patch_overlay
+from components.token_bars import token_bars
 from core.attention import select
+from core.rollout import HEAD_FUSIONS, mean_attention_distance, rollout
 
 st.title("Patching: from pixels to a sequence of patch vectors")
 st.markdown(
     "A Vision Transformer reads an image the way a language model reads a sentence: as a sequence. It resizes the "
     "image, cuts it into **P x P patches**, flattens and projects each patch to a vector (like a word embedding), "
-    "adds a position, and puts a **CLS** token first. Below: the grid it uses, and where CLS looks."
+    "adds a position, and puts a **CLS** token first."
 )
 inputs = current()
 view = models.patch_view(inputs.pack, require_image(inputs))
-
 rows, cols = view.grid
-st.metric("Patches N = (H/P) x (W/P)", f"{view.n_patches} = {rows} x {cols}",
-          help=f"{view.model_image.shape[0]} x {view.model_image.shape[1]} px image, P = {view.patch_size} px; "
-               f"the sequence is CLS + {view.n_patches} patches = {view.n_patches + 1} tokens")
-n_layers, n_heads = view.attentions.shape[:2]
-layer, head = layer_head_selectors(n_layers, n_heads, key="patching")
-cls_row = select(view.attentions, layer, head)[0, 1:]  # (N,): CLS query over the patch keys
+height, width = view.model_image.shape[:2]
 
+st.header("1. What the model receives")
+st.metric("Patches N = (H/P) x (W/P)", f"{view.n_patches} = {rows} x {cols}",
+          help=f"{height} x {width} px image, P = {view.patch_size} px; the sequence is CLS + {view.n_patches} "
+               f"patches = {view.n_patches + 1} tokens")
 left, right = st.columns(2)
 left.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid, title="What the model sees"),
                   key="patch_grid")
-right.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid, cls_row.reshape(rows, cols),
-                                 title="CLS -> patch attention"), key="cls_attention")
+with right:
+    st.markdown(f"The image after resizing, cropping and normalising to {height} x {width} px. In reading order, "
+                "the sequence starts:")
+    first = [Image.fromarray(view.patch_pixels(i)).resize((48, 48), Image.Resampling.NEAREST)
+             for i in range(min(12, view.n_patches))]
+    st.image(first, caption=[f"{i + 1}: p({i // cols},{i % cols})" for i in range(len(first))], width=48)
+    st.caption("… preceded by the CLS token, which has no pixels: it only gathers from the patches.")
+
+st.header("2. Patch → vector")
+if "patching_patch" not in st.session_state:
+    st.session_state["patching_patch"] = view.n_patches // 2 + cols // 2
+left, middle, right = st.columns(3)
+with left:
+    st.markdown("Click a patch:")
+    clickable_patch_grid(view.model_image, view.grid, state_key="patching_patch", click_key="patching_click")
+patch = st.session_state["patching_patch"]
+r, c = divmod(patch, cols)
+middle.image(Image.fromarray(view.patch_pixels(patch)).resize((160, 160), Image.Resampling.NEAREST),
+             caption=f"p({r},{c}): {view.patch_size} x {view.patch_size} x 3 = {view.patch_size ** 2 * 3} numbers")
+middle.plotly_chart(token_bars(view.patch_vectors[patch], [str(i) for i in range(view.patch_vectors.shape[1])],
+                               title=f"… projected to {view.patch_vectors.shape[1]} numbers", value_label="value"),
+                    key="patch_vector")
+right.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid, view.similar_patches(patch),
+                                 title=f"Patches whose vector resembles p({r},{c})", value_label="cosine"),
+                   key="similar_patches")
+st.image(Image.fromarray(view.pca_rgb()).resize((width, height), Image.Resampling.NEAREST), width=260,
+         caption="All patch vectors, their top 3 principal components shown as red, green, blue: similar colour, "
+                 "similar vector.")
+
+st.header("3. Positions")
+st.plotly_chart(attention_matrix(view.position_similarity(), [f"r{i // rows}" for i in range(rows * rows)],
+                                 [f"c{i // cols}" for i in range(cols * cols)], x_title="", y_title="",
+                                 value_label="cosine", title="Each position's similarity to all others (tile (r, c) "
+                                 "is position (r, c))", height=520),
+                key="position_similarity")
+
+st.header("4. Attention between patches")
+n_layers, n_heads = view.attentions.shape[:2]
+layer, head = layer_head_selectors(n_layers, n_heads, key="patching", allow_layer_mean=True)
+attention = select(view.attentions, layer, head)  # (1 + N, 1 + N)
+cls_row = attention[0, 1:]
+left, right = st.columns(2)
+left.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid, cls_row.reshape(rows, cols),
+                                title="CLS -> patch attention"), key="cls_attention")
+right.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid,
+                                 attention[1 + patch, 1:].reshape(rows, cols),
+                                 title=f"Where p({r},{c}) looks (click another patch above)"), key="patch_attention")
 st.caption(f"CLS attention over patches sums to {cls_row.sum():.3f}; the rest ({1 - cls_row.sum():.3f}) goes to "
            "CLS itself.")
+
+left, right = st.columns(2)
+fusion = left.selectbox("Rollout: fuse heads by", HEAD_FUSIONS, key="patching_fusion")
+discard = right.slider("Rollout: discard the weakest share of weights", 0.0, 0.95, 0.0, 0.05, key="patching_discard")
+rolled = rollout(view.attentions, fusion, discard)[0, 1:]  # (N,): how much each patch flows into the final CLS
+left.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid, rolled.reshape(rows, cols),
+                                title="Attention rollout into CLS, all layers", value_label="rollout"),
+                  key="rollout")
+distance = mean_attention_distance(view.attentions, view.grid, view.patch_size)  # (L, H)
+right.plotly_chart(attention_matrix(distance, [f"layer {i}" for i in range(n_layers)],
+                                    [f"head {h}" for h in range(n_heads)], x_title="head", y_title="layer",
+                                    value_label="pixels", title="Mean attention distance (local early, global late?)",
+                                    height=420), key="attention_distance")
+st.caption("Rollout multiplies the layers' attention (keeping the residual's half of each token) to follow the "
+           "input patches into the final CLS; raw attention shows one layer only. Mean attention distance: how far, "
+           f"in pixels of this {height} px image, a patch's attention reaches.")

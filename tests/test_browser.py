@@ -6,6 +6,7 @@ each page under test-artifacts/.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -127,19 +128,21 @@ def test_page_loads_without_exception(server, browser, link):
 
 
 def test_changing_the_layer_changes_the_heatmap(server, browser):
-    page = open_page(browser, server, "Patching")
-    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)
+    page = open_page(browser, server, "Patching", height=4000)
+    page.locator(".js-plotly-plot").nth(4).wait_for(timeout=60_000)
+    cls_plot = ("Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                ".find(p => p.layout.title.text.includes('CLS -&gt; patch') || p.layout.title.text.includes('CLS -> patch'))")
 
     def heat() -> list:
-        return page.evaluate("() => document.querySelectorAll('.js-plotly-plot')[1].data[1].z")
+        return page.evaluate(f"() => {cls_plot}.data[1].z")
 
     before = heat()
     layer_box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Layer").first
     layer_box.click()
     page.get_by_role("option", name="layer 0").click()
     _wait_until_idle(page)
-    page.wait_for_function("(b) => JSON.stringify(document.querySelectorAll('.js-plotly-plot')[1].data[1].z) !== b",
-                           arg=__import__("json").dumps(before), timeout=30_000)
+    page.wait_for_function(f"(b) => JSON.stringify({cls_plot}.data[1].z) !== b", arg=json.dumps(before),
+                           timeout=30_000)
     assert heat() != before
     _assert_no_exception(page, "patching after a layer change")
     page.screenshot(path=str(ARTIFACTS / "patching-layer0.png"), full_page=True)
