@@ -46,8 +46,8 @@ def _image(image_png: bytes):
 
 
 @st.cache_data(show_spinner="Running the vision tower…", max_entries=64)
-def patch_view(pack: str, image_png: bytes) -> patching.PatchView:
-    loaded = model(pack, "clip")
+def patch_view(pack: str, image_png: bytes, role: str = "clip") -> patching.PatchView:
+    loaded = model(pack, role)
     return patching.patch_view(loaded.model, loaded.processor, _image(image_png))
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 from typing import Iterable
 
+import numpy as np
 import torch
 
-from core import faithfulness, grounding, shapes_world
+from core import faithfulness, grounding, patching, rollout, shapes_world
 
 TEST_SEED = 950_000_000
 
@@ -92,6 +93,11 @@ def main() -> None:
         loaded = registry.load("bundled", role)
         score = SCORERS[role](loaded.model, loaded.processor, seeds)
         print(f"{DESCRIPTIONS[role]:70s} {score:6.1%}  ({args.scenes} held-out scenes)")
+    clip = registry.load("bundled", "clip")
+    area, cls, rolled = cls_object_focus(clip.model, clip.processor, range(TEST_SEED, TEST_SEED + 200))
+    print(f"\nCLIP vision tower, 200 scenes: objects cover {area:.1%} of the image; they get {cls:.1%} of the last "
+          f"layer's CLS attention ({cls / area:.1f}x their area share) and {rolled:.1%} of the rollout into CLS "
+          f"({rolled / area:.1f}x)")
     vqa = registry.load("bundled", "vqa")
     print_grounding(vqa, range(TEST_SEED, TEST_SEED + min(args.scenes, 500)))
     fusion = registry.load("bundled", "fusion")
@@ -105,6 +111,22 @@ def main() -> None:
         top, random, n = faithfulness.masking_summary(vqa.model, vqa.processor, range(TEST_SEED, TEST_SEED + 100), k)
         print(f"masking {k} patches ({n} scenes): answer probability drops by {top:.3f} when the naming word's "
               f"most-attended patches are hidden, {random:.3f} for random patches")
+
+
+def cls_object_focus(clip_model, processor, seeds) -> tuple[float, float, float]:
+    """Mean over scenes of (share of the image the objects cover, share of the last layer's CLS attention on them,
+    share of the rollout into CLS on them). Coverage-weighted by how much of each patch the objects fill."""
+    area, cls, rolled = [], [], []
+    for seed in seeds:
+        scene = shapes_world.make_scene(seed)
+        view = patching.patch_view(clip_model, processor, scene.image)
+        cover = np.clip(sum(grounding.patch_coverage(o.mask, view.grid) for o in scene.objects), 0, 1).ravel()
+        cls_row = view.cls_attention[-1].mean(axis=0)  # (N,) last layer, head mean
+        flow = rollout.rollout(view.attentions)[0, 1:]
+        area.append(cover.mean())
+        cls.append((cls_row * cover).sum() / cls_row.sum())
+        rolled.append((flow * cover).sum() / flow.sum())
+    return float(np.mean(area)), float(np.mean(cls)), float(np.mean(rolled))
 
 
 def print_grounding(vqa, seeds) -> None:

@@ -29,6 +29,9 @@ BUNDLED_DIR = REPO_ROOT / "models" / "bundled"
 
 PACKS = ("hub", "bundled")
 ROLES = ("clip", "vqa", "caption", "fusion")
+# clip16: CLIP ViT-B/16, a finer 14x14 grid for the patching page. The bundled pack has one vision tower, so there
+# it is the same tiny CLIP as "clip".
+OPTIONAL_ROLES = ("clip16",)
 PACK_ENV = "MMA_PACK"  # set to "hub" or "bundled" to skip the automatic choice
 HUB_PROBE_TIMEOUT_S = 3.0
 
@@ -37,12 +40,14 @@ HUB_IDS = {
     "vqa": "Salesforce/blip-vqa-base",
     "caption": "Salesforce/blip-image-captioning-base",
     "fusion": "dandelin/vilt-b32-finetuned-vqa",
+    "clip16": "openai/clip-vit-base-patch16",
 }
 MODEL_CLASSES: dict[str, type[PreTrainedModel]] = {
     "clip": CLIPModel,
     "vqa": BlipForQuestionAnswering,
     "caption": BlipForConditionalGeneration,
     "fusion": ViltForQuestionAnswering,
+    "clip16": CLIPModel,
 }
 
 
@@ -67,9 +72,9 @@ class LoadedModel:
 def spec(pack: str, role: str) -> ModelSpec:
     if pack not in PACKS:
         raise ValueError(f"unknown pack {pack!r}; choose one of {PACKS}")
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; choose one of {ROLES}")
-    source = HUB_IDS[role] if pack == "hub" else str(BUNDLED_DIR / role)
+    if role not in ROLES + OPTIONAL_ROLES:
+        raise ValueError(f"unknown role {role!r}; choose one of {ROLES + OPTIONAL_ROLES}")
+    source = HUB_IDS[role] if pack == "hub" else str(BUNDLED_DIR / ("clip" if role == "clip16" else role))
     return ModelSpec(pack, role, source)
 
 

@@ -18,7 +18,8 @@ st.markdown(
     "adds a position, and puts a **CLS** token first."
 )
 inputs = current()
-view = models.patch_view(inputs.pack, require_image(inputs))
+finer = inputs.pack == "hub" and st.toggle("Finer grid: 16 px patches (CLIP ViT-B/16, 14 x 14)", key="patching_16")
+view = models.patch_view(inputs.pack, require_image(inputs), "clip16" if finer else "clip")
 rows, cols = view.grid
 height, width = view.model_image.shape[:2]
 

@@ -42,3 +42,11 @@ def test_fusion_grounding_table_shapes_and_shares():
     layers, heads = vilt.model.config.num_hidden_layers, vilt.model.config.num_attention_heads
     assert table.text_to_image.shape == table.image_to_text.shape == (layers, heads + 1)
     assert np.allclose(table.text_to_image * 6, np.round(table.text_to_image * 6))
+
+
+def test_cls_attention_and_rollout_favour_the_objects_over_their_area_share():
+    clip = bundled("clip")
+    area, cls, rolled = evaluate.cls_object_focus(clip.model, clip.processor,
+                                                  range(evaluate.TEST_SEED, evaluate.TEST_SEED + 20))
+    assert 0 < area < 0.5
+    assert cls > area and rolled > area

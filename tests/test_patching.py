@@ -55,3 +55,11 @@ def test_patch_vectors_pixels_pca_and_position_similarity():
     tiles = view.position_similarity()
     assert tiles.shape == (64, 64)
     assert np.allclose([tiles[r * 8 + r, c * 8 + c] for r in range(8) for c in range(8)], 1.0, atol=1e-5)
+
+
+def test_full_size_clip_b16_architecture_gives_a_14x14_grid():
+    model = CLIPModel._from_config(CLIPConfig(vision_config=dict(patch_size=16)), attn_implementation="eager").eval()
+    processor = CLIPProcessor(image_processor=CLIPImageProcessor(), tokenizer=tiny_models.build_tokenizer())
+    view = patching.patch_view(model, processor, Image.new("RGB", (300, 200), "gray"))
+    assert view.grid == (14, 14) and view.attentions.shape[-1] == 197
+    assert view.position_similarity().shape == (196, 196)

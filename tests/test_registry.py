@@ -42,3 +42,9 @@ def test_bundled_models_load_with_eager_attention_in_eval_mode(role):
     assert loaded.model.config._attn_implementation == "eager"
     assert not loaded.model.training
     assert loaded.processor.tokenizer is not None and loaded.processor.image_processor is not None
+
+
+def test_the_finer_patch16_clip_is_hub_only_and_falls_back_to_the_one_bundled_tower():
+    assert registry.spec("hub", "clip16").source == "openai/clip-vit-base-patch16"
+    assert registry.spec("bundled", "clip16").source == registry.spec("bundled", "clip").source
+    assert "clip16" not in registry.ROLES  # the automatic hub choice never waits for it
