@@ -7,6 +7,7 @@ from components.inputs import current, require_image
 from components.projection_plot import projection_plot
 from core import images
 from core.clip_space import pca
+from core.contrastive import centre_each_modality, info_nce, modality_gap
 
 st.title("CLIP space: one coordinate system for images and captions")
 st.markdown(
@@ -37,9 +38,32 @@ for i in range(min(len(image_labels), len(captions))):  # the matched pairs
     fig.add_shape(type="rect", x0=i - 0.5, x1=i + 0.5, y0=i - 0.5, y1=i + 0.5, line=dict(color="#00d4ff", width=2))
 st.plotly_chart(fig, key="similarity")
 
-points = pca(np.vstack([space.image_embeds, space.text_embeds]))  # (I + T, 2)
 n_images = len(image_labels)
+gap = modality_gap(space.image_embeds, space.text_embeds)
+centred = st.toggle("Centre each modality (close the modality gap)", key="clip_centre",
+                    help="Images and captions sit in two separate cones of the shared space. Subtracting each "
+                         "modality's own centroid removes that offset, and matched pairs come together.")
+image_points, text_points = (centre_each_modality(space.image_embeds, space.text_embeds) if centred
+                             else (space.image_embeds, space.text_embeds))
+points = pca(np.vstack([image_points, text_points]))  # (I + T, 2)
 pairs = [(i, i) for i in range(min(n_images, len(captions)))]
 st.plotly_chart(projection_plot(points[:n_images], image_labels, points[n_images:], captions, pairs,
                                 title="PCA of image and caption embeddings"), key="projection")
-st.caption(f"CLIP's learned temperature: logits = cosine x {space.logit_scale:.1f}.")
+st.caption(f"Modality gap: the image centroid and the caption centroid are {gap:.2f} apart (unit vectors; 0 "
+           f"means the two clouds share a centre){' — removed by the toggle' if centred else ''}.")
+
+st.subheader("The loss that shaped this space: InfoNCE")
+pairs_n = min(n_images, len(captions))
+st.markdown(
+    f"Over the {pairs_n} matched pairs (image *i* with caption *i*): logits = cos(image, caption) / τ; each image must "
+    "pick its own caption among all captions (softmax over a row) and each caption its own image (over a column). "
+    "CLIP learns τ; a small τ makes the softmax sharp."
+)
+temperature = st.slider("Temperature τ", 0.005, 1.0, float(np.clip(round(1 / space.logit_scale, 3), 0.005, 1.0)), 0.005,
+                        key="clip_temperature", format="%.3f")
+loss = info_nce(space.image_embeds[:pairs_n], space.text_embeds[:pairs_n], temperature)
+left, middle, right = st.columns(3)
+left.metric("image → caption", f"{loss.image_to_text:.3f}")
+middle.metric("caption → image", f"{loss.text_to_image:.3f}")
+right.metric("InfoNCE (mean)", f"{loss.loss:.3f}", help=f"Chance level: ln({pairs_n}) = {np.log(pairs_n):.3f}")
+st.caption(f"CLIP's own learned temperature: τ = 1/{space.logit_scale:.1f} = {1 / space.logit_scale:.3f}.")

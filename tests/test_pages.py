@@ -303,3 +303,18 @@ def test_the_three_designs_table_and_audio_illustration_follow_the_input():
     before = [m.value for m in at.markdown]
     at.slider(key="designs_audio").set_value(10.0).run()
     assert any("**500 audio**" in m.value for m in at.markdown) and [m.value for m in at.markdown] != before
+
+
+def test_clip_space_infonce_follows_temperature_and_centring_moves_the_points():
+    at = open_page("pages/clip_space.py")
+    mean = next(m for m in at.metric if m.label == "InfoNCE (mean)")
+    before = mean.value
+    at.slider(key="clip_temperature").set_value(1.0).run()
+    after = next(m for m in at.metric if m.label == "InfoNCE (mean)").value
+    assert after != before
+    projection = figures(at)[1]
+    at.toggle(key="clip_centre").set_value(True).run()
+    assert not at.exception
+    moved = figures(at)[1]
+    xs = lambda fig: np.concatenate([decode(t["x"]) for t in fig["data"] if t.get("mode") == "markers+text"])  # noqa
+    assert not np.allclose(xs(projection), xs(moved))
