@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import (captioning, clip_space, cross_attention, early_fusion, evaluate, faithfulness, fusion_designs,
-                  grounding, images, patching, qkv_math, registry)
+                  grounding, images, patching, qkv_math, registry, zero_shot)
 from core.attention import select
 
 
@@ -91,6 +91,13 @@ def cross_attention_math(pack: str, image_png: bytes, question: str, layer: int,
 def grounding_table(pack: str) -> grounding.GroundingTable:
     loaded = model(pack, "vqa")
     return grounding.grounding_table(loaded.model, loaded.processor, range(evaluate.TEST_SEED, evaluate.TEST_SEED + 100))
+
+
+@st.cache_data(show_spinner="Classifying with prompts…", max_entries=64)
+def zero_shot_classify(pack: str, image_png: bytes, class_names: tuple[str, ...],
+                       templates: tuple[str, ...]) -> zero_shot.ZeroShot:
+    loaded = model(pack, "clip")
+    return zero_shot.zero_shot(loaded.model, loaded.processor, _image(image_png), list(class_names), list(templates))
 
 
 @st.cache_data(show_spinner="Embedding images and captions…", max_entries=64)

@@ -5,9 +5,11 @@ from components import models
 from components.attention_matrix import attention_matrix
 from components.inputs import current, require_image
 from components.projection_plot import projection_plot
+from components.token_bars import token_bars
 from core import images
 from core.clip_space import pca
 from core.contrastive import centre_each_modality, info_nce, modality_gap
+from core.zero_shot import TEMPLATES
 
 st.title("CLIP space: one coordinate system for images and captions")
 st.markdown(
@@ -67,3 +69,19 @@ left.metric("image → caption", f"{loss.image_to_text:.3f}")
 middle.metric("caption → image", f"{loss.text_to_image:.3f}")
 right.metric("InfoNCE (mean)", f"{loss.loss:.3f}", help=f"Chance level: ln({pairs_n}) = {np.log(pairs_n):.3f}")
 st.caption(f"CLIP's own learned temperature: τ = 1/{space.logit_scale:.1f} = {1 / space.logit_scale:.3f}.")
+
+st.subheader("Zero-shot classification: class names as captions")
+default_classes = ("red circle, blue square, green triangle, yellow circle, orange triangle, purple square"
+                   if inputs.pack == "bundled" else "cat, dog, astronaut, cup of coffee, rocket")
+class_text = st.text_input("Classes, comma-separated", default_classes, key="clip_classes", max_chars=400)
+templates = st.multiselect("Prompt templates ({} is the class name)", list(TEMPLATES), default=[TEMPLATES[0]],
+                           key="clip_templates", accept_new_options=True)
+class_names = [c.strip() for c in class_text.split(",") if c.strip()]
+templates = [t for t in templates if "{}" in t]
+if class_names and templates:
+    result = models.zero_shot_classify(inputs.pack, image_png, tuple(class_names), tuple(templates))
+    st.plotly_chart(token_bars(result.probabilities, class_names, value_label="probability",
+                               title=f"{len(templates)} template(s) ensembled: the mean of their unit embeddings"),
+                    key="zero_shot")
+else:
+    st.info("Give at least one class name and one template containing {}.")

@@ -318,3 +318,16 @@ def test_clip_space_infonce_follows_temperature_and_centring_moves_the_points():
     moved = figures(at)[1]
     xs = lambda fig: np.concatenate([decode(t["x"]) for t in fig["data"] if t.get("mode") == "markers+text"])  # noqa
     assert not np.allclose(xs(projection), xs(moved))
+
+
+def test_zero_shot_bars_follow_classes_and_templates():
+    at = open_page("pages/clip_space.py")
+    bars = next(f for f in figures(at) if "ensembled" in f["layout"]["title"]["text"])
+    probabilities = decode(bars["data"][0]["y"])
+    assert np.isclose(probabilities.sum(), 1.0, atol=1e-5) and len(probabilities) == 6
+    at.text_input(key="clip_classes").set_value("red triangle, green circle, blue square").run()
+    bars = next(f for f in figures(at) if "ensembled" in f["layout"]["title"]["text"])
+    assert len(decode(bars["data"][0]["y"])) == 3
+    at.multiselect(key="clip_templates").set_value(["a {}", "a photo of a {}."]).run()
+    assert not at.exception
+    assert any("2 template(s)" in f["layout"]["title"]["text"] for f in figures(at))

@@ -1,0 +1,28 @@
+import numpy as np
+import pytest
+
+from core import shapes_world, zero_shot
+from tests.models import bundled
+
+
+def test_zero_shot_names_the_object_and_ensembling_is_the_mean_of_unit_prompts():
+    clip = bundled("clip")
+    names = [name for name, _ in shapes_world.class_prompts()]
+    hits = 0
+    for seed in range(940_000_000, 940_000_010):
+        scene = shapes_world.make_scene(seed, n_objects=1)
+        result = zero_shot.zero_shot(clip.model, clip.processor, scene.image, names, ["a {}"])
+        hits += names[int(result.probabilities.argmax())] == scene.objects[0].name
+        assert np.isclose(result.probabilities.sum(), 1.0)
+        assert np.allclose(result.probabilities, result.per_template[0], atol=1e-5)  # one template: no ensembling
+    assert hits >= 9
+
+
+def test_several_templates_give_one_row_each():
+    clip = bundled("clip")
+    scene = shapes_world.make_scene(7, n_objects=1)
+    result = zero_shot.zero_shot(clip.model, clip.processor, scene.image, ["red circle", "blue square"],
+                                 list(zero_shot.TEMPLATES))
+    assert result.per_template.shape == (len(zero_shot.TEMPLATES), 2)
+    with pytest.raises(ValueError):
+        zero_shot.zero_shot(clip.model, clip.processor, scene.image, [], ["a {}"])
