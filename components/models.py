@@ -79,12 +79,17 @@ def caption(pack: str, image_png: bytes) -> captioning.CaptionResult:
     return captioning.caption(loaded.model, loaded.processor, _image(image_png))
 
 
-@st.cache_data(show_spinner="Recomputing the attention in numpy…", max_entries=64)
+@st.cache_data(show_spinner="Running the question encoder…", max_entries=64)
+def _question_encoding(pack: str, image_png: bytes, question: str) -> qkv_math.QuestionEncoding:
+    loaded = model(pack, "vqa")
+    return qkv_math.encode(loaded.model, loaded.processor, _image(image_png), question)
+
+
 def cross_attention_math(pack: str, image_png: bytes, question: str, layer: int, head: int,
                          token: int) -> qkv_math.CrossAttentionMath:
-    loaded = model(pack, "vqa")
-    return qkv_math.cross_attention_math(loaded.model, loaded.processor, _image(image_png), question, layer, head,
-                                         token)
+    """One model forward per question (cached); a new layer/head/token only redoes the numpy and one block."""
+    return qkv_math.math_from_encoding(model(pack, "vqa").model, _question_encoding(pack, image_png, question), layer,
+                                       head, token)
 
 
 @st.cache_data(show_spinner="Measuring grounding on 100 held-out scenes…", max_entries=2)

@@ -61,24 +61,52 @@ def _softmax(s: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+@dataclass
+class QuestionEncoding:
+    """One forward of BLIP's question encoder, kept so the math can be redone for any layer/head/token without
+    running the model again. image_embeds: (1+N, d_img); hidden_states: (layers + 1, T, d), the input of each
+    layer; cross_attentions: (layers, heads, T, 1+N); tokens: (T,)."""
+
+    image_embeds: np.ndarray
+    hidden_states: np.ndarray
+    cross_attentions: np.ndarray
+    tokens: list[str]
+
+
 @torch.inference_mode()
-def cross_attention_math(vqa_model, processor, image: Image.Image, question: str, layer: int, head: int,
-                         token_index: int) -> CrossAttentionMath:
+def encode(vqa_model, processor, image: Image.Image, question: str) -> QuestionEncoding:
     inputs = processor(images=image, text=question, return_tensors="pt", truncation=True)
     image_embeds = vqa_model.vision_model(pixel_values=inputs.pixel_values).last_hidden_state  # (1, 1+N, d_img)
     encoded = vqa_model.text_encoder(
         input_ids=inputs.input_ids, attention_mask=inputs.attention_mask, encoder_hidden_states=image_embeds,
         output_attentions=True, output_hidden_states=True,
     )
+    return QuestionEncoding(
+        image_embeds=image_embeds[0].numpy(),
+        hidden_states=torch.stack(encoded.hidden_states)[:, 0].numpy(),
+        cross_attentions=torch.stack(encoded.cross_attentions)[:, 0].numpy(),
+        tokens=processor.tokenizer.convert_ids_to_tokens(inputs.input_ids[0]),
+    )
+
+
+def cross_attention_math(vqa_model, processor, image: Image.Image, question: str, layer: int, head: int,
+                         token_index: int) -> CrossAttentionMath:
+    return math_from_encoding(vqa_model, encode(vqa_model, processor, image, question), layer, head, token_index)
+
+
+@torch.inference_mode()
+def math_from_encoding(vqa_model, encoding: QuestionEncoding, layer: int, head: int,
+                       token_index: int) -> CrossAttentionMath:
     block = vqa_model.text_encoder.encoder.layer[layer]
+    image_embeds = torch.from_numpy(encoding.image_embeds)[None]  # (1, 1+N, d_img)
     # The cross-attention reads the output of the layer's self-attention sublayer (one question, no padding).
-    x_all = block.attention(encoded.hidden_states[layer])[0]  # (1, T, d)
+    x_all = block.attention(torch.from_numpy(encoding.hidden_states[layer])[None])[0]  # (1, T, d)
     model_out = block.crossattention(x_all, encoder_hidden_states=image_embeds)[0][0, token_index].numpy()
 
     attention = block.crossattention.self
     n_heads, d_k = attention.num_attention_heads, attention.attention_head_size
     x = x_all[0].numpy()  # (T, d)
-    E = image_embeds[0].numpy()  # (1+N, d_img)
+    E = encoding.image_embeds  # (1+N, d_img)
     Q = _linear(x, attention.query).reshape(len(x), n_heads, d_k)  # (T, heads, d_k)
     K = _linear(E, attention.key).reshape(len(E), n_heads, d_k)  # (1+N, heads, d_k)
     V = _linear(E, attention.value).reshape(len(E), n_heads, d_k)
@@ -92,8 +120,8 @@ def cross_attention_math(vqa_model, processor, image: Image.Image, question: str
     out = (projected - mean) / np.sqrt(var + output.LayerNorm.eps) * output.LayerNorm.weight.numpy() + \
         output.LayerNorm.bias.numpy()
     return CrossAttentionMath(
-        layer=layer, head=head, token=processor.tokenizer.convert_ids_to_tokens(int(inputs.input_ids[0, token_index])),
+        layer=layer, head=head, token=encoding.tokens[token_index],
         d_k=d_k, x=x[token_index], E=E, q=Q[token_index, head], K=K[:, head], V=V[:, head],
         scores=scores[head], weights=weights[head], context=contexts[head], context_all_heads=context_all, out=out,
-        model_weights=encoded.cross_attentions[layer][0, head, token_index].numpy(), model_out=model_out,
+        model_weights=encoding.cross_attentions[layer, head, token_index], model_out=model_out,
     )

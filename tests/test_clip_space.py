@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from core import clip_space, images, shapes_world
+from core import clip_space, shapes_world
 from tests.models import bundled
 
 
