@@ -1,55 +1,173 @@
 """Images in: uploads checked and normalised, and the sample gallery (shapes scenes and licence-clean photos).
 
-Uploads stay in memory. Anything that is not a readable image raises `ImageInputError` with a sentence a
-student can act on; the pages show that sentence instead of a traceback.
+Uploads stay in memory (bytes in, a PIL image out; nothing is written to disk). Anything that is not a usable image
+raises `ImageInputError` with a sentence a student can act on; the pages show that sentence instead of a traceback.
+Anything we change on the way in (first frame of an animation, EXIF rotation, transparency, shrinking, padding) is
+returned as a note the sidebar shows, so no fallback is silent.
+
+The limits live here and in `.streamlit/config.toml` (`server.maxUploadSize`, which this module reads, so the
+number exists once).
 """
 from __future__ import annotations
 
 import io
+import struct
+import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core import shapes_world
 
-MAX_PIXELS = 40_000_000  # above this PIL's decompression-bomb guard trips anyway; we say it plainly first
+CONFIG_TOML = Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml"
+MAX_PIXELS = 40_000_000  # decoded pixels (after JPEG draft scaling): ~160 MB as RGBA, so a few at once still fit
 MAX_SIDE = 1024  # every model here works at <= 384 px: larger uploads are shrunk once, on arrival
+MAX_ASPECT = 4.0  # CLIP resizes the SHORT side to 224: a 1 x 4000 strip would become 224 x 896000. Pad beyond 4:1.
+SMALL_SIDE = 16  # below this the model sees a few blown-up pixels: allowed, with a note
+UPLOAD_TYPES = ("png", "jpg", "jpeg", "gif", "bmp", "webp")  # what the uploader offers
+PIL_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")  # what PIL may decode (JPEG includes phone MPOs). Never EPS
+PAD_COLOUR = (128, 128, 128)
+
+
+def _max_upload_mb() -> int:
+    """server.maxUploadSize from .streamlit/config.toml (Streamlit enforces it in the browser and on the server)."""
+    try:
+        return int(tomllib.loads(CONFIG_TOML.read_text())["server"]["maxUploadSize"])
+    except (OSError, KeyError, ValueError, tomllib.TOMLDecodeError):
+        return 200  # Streamlit's own default
+
+
+MAX_UPLOAD_MB = _max_upload_mb()
 
 
 class ImageInputError(ValueError):
     """The upload is not an image we can use. The message is meant for the user."""
 
 
-def load_image(data: bytes) -> Image.Image:
-    """Decode an upload into an RGB image no larger than MAX_SIDE, honouring EXIF rotation."""
+@dataclass(frozen=True)
+class LoadedImage:
+    image: Image.Image  # RGB, longest side <= MAX_SIDE, aspect <= MAX_ASPECT
+    notes: tuple[str, ...]  # one sentence per change made on the way in, for the user
+    original_size: tuple[int, int]  # (width, height) as stored in the file
+
+
+def _too_large(width: int, height: int) -> ImageInputError:
+    return ImageInputError(
+        f"The image is {width} x {height} pixels, more than the {MAX_PIXELS // 1_000_000} megapixels this app "
+        "accepts (very large or decompression-bomb files would exhaust the server's memory). Please upload a "
+        "smaller image."
+    )
+
+
+def _unreadable(error: Exception) -> ImageInputError:
+    if "truncated" in str(error).lower() or isinstance(error, EOFError):
+        return ImageInputError("This image file is truncated: it ends before the picture does (an interrupted "
+                               "download or copy?). Please upload the complete file.")
+    return ImageInputError(
+        f"This file could not be read as an image ({type(error).__name__}). It may be corrupt, truncated or not an "
+        f"image at all. Please upload a {', '.join(t.upper() for t in UPLOAD_TYPES[:3])} or "
+        f"{', '.join(t.upper() for t in UPLOAD_TYPES[3:])} file."
+    )
+
+
+def _decode(data: bytes) -> tuple[Image.Image, list[str], tuple[int, int]]:
+    """Open, check the size before decoding, pick frame 0, apply EXIF orientation, decode."""
+    notes: list[str] = []
+    with Image.open(io.BytesIO(data), formats=PIL_FORMATS) as probe:
+        original = probe.size
+        if probe.format in ("JPEG", "MPO"):
+            probe.draft(probe.mode, (MAX_SIDE, MAX_SIDE))  # decode at 1/2, 1/4 or 1/8 scale: cheap for big photos
+        width, height = probe.size
+        if width * height > MAX_PIXELS:
+            raise _too_large(*original)
+        frames = getattr(probe, "n_frames", 1)
+        if frames > 1:
+            probe.seek(0)
+            notes.append(f"This is an animation with {frames} frames: the models see its first frame only.")
+        orientation = probe.getexif().get(0x0112, 1)
+        image = probe.copy() if frames > 1 else probe
+        image.load()
+        if orientation not in (1, None):
+            try:
+                image = ImageOps.exif_transpose(image)
+                notes.append(f"The photo's EXIF orientation tag ({orientation}) says how to turn it: rotation applied.")
+            except Exception:  # noqa: BLE001 - a malformed tag: show the pixels as stored
+                notes.append("The photo's EXIF orientation tag could not be read: shown as stored, unrotated.")
+        image = image.copy()  # detached from the (closing) file
+    return image, notes, original
+
+
+def _to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16/32-bit greyscale: stretch to 0..255, not clip
+        values = np.asarray(image, dtype=np.float64)
+        low, high = float(values.min()), float(values.max())
+        scaled = (values - low) / (high - low) * 255 if high > low else np.zeros_like(values)
+        notes.append(f"The image has {mode} pixels (more than 8 bits of grey): scaled to 0-255 for display.")
+        return Image.fromarray(scaled.astype(np.uint8), "L").convert("RGB")
+    if mode == "P":
+        image = image.convert("RGBA")
+    elif mode == "PA":
+        image = image.convert("RGBA")
+    if "A" in image.getbands():
+        rgba = image.convert("RGBA")
+        if rgba.getchannel("A").getextrema()[0] < 255:
+            notes.append("The image has transparent areas: they are shown on white.")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if mode == "CMYK":
+        notes.append("The image is in CMYK (print colours): converted to RGB, colours may shift slightly.")
+    return image.convert("RGB")
+
+
+def _fit_shape(image: Image.Image, notes: list[str]) -> Image.Image:
+    if max(image.size) > MAX_SIDE:
+        before = image.size
+        image.thumbnail((MAX_SIDE, MAX_SIDE))
+        notes.append(f"Shrunk from {before[0]} x {before[1]} to {image.size[0]} x {image.size[1]} pixels (the "
+                     "models work at 384 px or less).")
+    width, height = image.size
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        target = (max(width, int(np.ceil(height / MAX_ASPECT))), max(height, int(np.ceil(width / MAX_ASPECT))))
+        canvas = Image.new("RGB", target, PAD_COLOUR)
+        canvas.paste(image, ((target[0] - width) // 2, (target[1] - height) // 2))
+        notes.append(f"The image is {width} x {height}, a very long strip: padded with grey to {target[0]} x "
+                     f"{target[1]} so the models' resizing keeps it whole.")
+        image = canvas
+    if min(image.size) < SMALL_SIDE:
+        notes.append(f"The image is tiny ({image.size[0]} x {image.size[1]} px): the models enlarge it, so every "
+                     "patch shows a few big pixels.")
+    return image
+
+
+def read_upload(data: bytes) -> LoadedImage:
+    """Decode an upload into an RGB image the models can take, with a note for every change made on the way."""
     if not data:
         raise ImageInputError("The file is empty (0 bytes). Please choose an image file (PNG or JPEG).")
+    if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
+        raise ImageInputError(f"The file is {len(data) / 2 ** 20:.1f} MB; the limit is {MAX_UPLOAD_MB} MB. Please "
+                              "upload a smaller image.")
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            width, height = probe.size
-            if width * height > MAX_PIXELS:
-                raise ImageInputError(
-                    f"The image is {width} x {height} pixels, more than the {MAX_PIXELS // 1_000_000} megapixels "
-                    "this app accepts. Please upload a smaller image."
-                )
-            probe.seek(0)  # an animated GIF: its first frame
-            image = ImageOps.exif_transpose(probe)
-            image.load()
+        image, notes, original = _decode(data)
     except ImageInputError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+    except Image.DecompressionBombError as error:  # PIL refuses before we can measure: say the same thing
         raise ImageInputError(
-            f"This file could not be read as an image ({type(error).__name__}). It may be corrupt, truncated or "
-            "not an image at all. Please try a PNG or JPEG file."
-        ) from error
-    if image.mode != "RGB":
-        image = image.convert("RGBA").convert("RGB") if "A" in image.getbands() or image.mode == "P" else \
-            image.convert("RGB")
-    if max(image.size) > MAX_SIDE:
-        image.thumbnail((MAX_SIDE, MAX_SIDE))
-    return image
+            f"The image declares more pixels than the {MAX_PIXELS // 1_000_000} megapixels this app accepts (a "
+            "decompression bomb or a huge scan). Please upload a smaller image.") from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error,
+            MemoryError) as error:
+        raise _unreadable(error) from error
+    image = _fit_shape(_to_rgb(image, notes), notes)
+    return LoadedImage(image, tuple(notes), original)
+
+
+def load_image(data: bytes) -> Image.Image:
+    """Decode an upload into an RGB image no larger than MAX_SIDE, honouring EXIF rotation (see `read_upload`)."""
+    return read_upload(data).image
 
 
 def to_png(image: Image.Image) -> bytes:

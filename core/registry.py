@@ -5,7 +5,13 @@ same classes, trained on the shapes world by core/train.py and committed under m
 page needs: `clip`, `vqa`, `caption`, `fusion`. Pages ask for (pack, role) and never name a checkpoint.
 
 Loading is always `from_pretrained` with eager attention (SDPA returns no attention weights), safetensors only,
-no remote code: the bundled and hub packs go through exactly the same lines.
+no remote code: the bundled and hub packs go through exactly the same lines. Three guarantees, checked in `load`
+and by tests/test_registry.py:
+- only sources on the allowlist (`allowed_sources()`: the hub ids below and the bundled folders) are ever loaded;
+- weights come from safetensors files only (`use_safetensors=True`; a bundled folder holding a pickle-format
+  checkpoint is refused), so loading never unpickles, i.e. never runs code;
+- `trust_remote_code=False` everywhere, and the model classes are named here (no Auto* model class), so a
+  checkpoint's own Python files are never imported.
 """
 from __future__ import annotations
 
@@ -51,6 +57,14 @@ MODEL_CLASSES: dict[str, type[PreTrainedModel]] = {
 }
 
 
+LOAD_OPTIONS = {"use_safetensors": True, "trust_remote_code": False}  # passed to every from_pretrained
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")  # checkpoint formats that unpickle
+
+
+class NotAllowedError(PermissionError):
+    """A model source outside the registry's allowlist, or a checkpoint in a format that could run code."""
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     pack: str
@@ -78,14 +92,35 @@ def spec(pack: str, role: str) -> ModelSpec:
     return ModelSpec(pack, role, source)
 
 
+def allowed_sources() -> frozenset[str]:
+    """Everything `load` may pass to `from_pretrained`: the hub ids above and the bundled folders."""
+    bundled = {spec("bundled", role).source for role in ROLES + OPTIONAL_ROLES}
+    return frozenset(HUB_IDS.values()) | bundled
+
+
+def check_source(s: ModelSpec) -> None:
+    """Refuse anything off the allowlist, and a local folder whose weights are not (only) safetensors."""
+    if s.source not in allowed_sources():
+        raise NotAllowedError(f"{s.source!r} is not one of the registry's models; refusing to load it")
+    if s.pack != "bundled":
+        return
+    folder = Path(s.source)
+    if not (folder / "config.json").exists():
+        raise FileNotFoundError(f"bundled model {s.role!r} is missing at {folder}; run `python -m core.train`")
+    pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    if pickles or not (folder / "model.safetensors").exists():
+        raise NotAllowedError(f"bundled model {s.role!r} at {folder} must be model.safetensors only "
+                              f"(found pickle files: {pickles or 'none'}; safetensors: "
+                              f"{(folder / 'model.safetensors').exists()})")
+
+
 def load(pack: str, role: str) -> LoadedModel:
     """Load one model and its processor. Slow (seconds to minutes for hub models): cache the result."""
     s = spec(pack, role)
-    if pack == "bundled" and not (Path(s.source) / "config.json").exists():
-        raise FileNotFoundError(f"bundled model {role!r} is missing at {s.source}; run `python -m core.train`")
-    model = MODEL_CLASSES[role].from_pretrained(s.source, attn_implementation="eager", use_safetensors=True)
+    check_source(s)
+    model = MODEL_CLASSES[role].from_pretrained(s.source, attn_implementation="eager", **LOAD_OPTIONS)
     model.eval()
-    processor = AutoProcessor.from_pretrained(s.source)
+    processor = AutoProcessor.from_pretrained(s.source, trust_remote_code=False)
     return LoadedModel(s, model, processor)
 
 

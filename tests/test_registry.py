@@ -1,3 +1,6 @@
+import shutil
+from pathlib import Path
+
 import pytest
 
 from core import registry
@@ -48,3 +51,56 @@ def test_the_finer_patch16_clip_is_hub_only_and_falls_back_to_the_one_bundled_to
     assert registry.spec("hub", "clip16").source == "openai/clip-vit-base-patch16"
     assert registry.spec("bundled", "clip16").source == registry.spec("bundled", "clip").source
     assert "clip16" not in registry.ROLES  # the automatic hub choice never waits for it
+
+
+def test_only_allowlisted_sources_load():
+    with pytest.raises(registry.NotAllowedError):
+        registry.check_source(registry.ModelSpec("hub", "clip", "someone/else-clip"))
+    with pytest.raises(registry.NotAllowedError):
+        registry.check_source(registry.ModelSpec("bundled", "clip", "/tmp/anything"))
+    assert registry.allowed_sources() >= set(registry.HUB_IDS.values())
+
+
+def test_every_load_is_safetensors_only_without_remote_code(monkeypatch):
+    seen = []
+
+    def spy(cls):
+        def from_pretrained(source, **options):
+            seen.append((cls.__name__, source, options))
+            raise RuntimeError("stop here")
+        return from_pretrained
+
+    for role, cls in registry.MODEL_CLASSES.items():
+        monkeypatch.setattr(cls, "from_pretrained", spy(cls))
+    for pack in registry.PACKS:
+        for role in registry.ROLES + registry.OPTIONAL_ROLES:
+            with pytest.raises(RuntimeError):
+                registry.load(pack, role)
+    assert len(seen) == len(registry.PACKS) * len(registry.MODEL_CLASSES)
+    for _, source, options in seen:
+        assert source in registry.allowed_sources()
+        assert options["use_safetensors"] is True and options["trust_remote_code"] is False
+
+
+def test_a_bundled_folder_with_a_pickle_checkpoint_is_refused(tmp_path, monkeypatch):
+    folder = tmp_path / "clip"
+    shutil.copytree(registry.BUNDLED_DIR / "clip", folder)
+    (folder / "pytorch_model.bin").write_bytes(b"pickle data would run code on load")
+    monkeypatch.setattr(registry, "BUNDLED_DIR", tmp_path)
+    with pytest.raises(registry.NotAllowedError, match="pickle"):
+        registry.load("bundled", "clip")
+    (folder / "pytorch_model.bin").unlink()
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(registry.NotAllowedError, match="safetensors"):
+        registry.load("bundled", "clip")
+
+
+def test_no_code_path_enables_remote_code_or_unpickles():
+    root = Path(registry.REPO_ROOT)
+    sources = [p for d in ("core", "components", "pages") for p in (root / d).glob("*.py")] + [root / "app.py"]
+    for path in sources:
+        text = path.read_text()
+        assert "trust_remote_code=True" not in text, path
+        assert "torch.load(" not in text and "pickle.load" not in text, path
+    shipped = [p for p in (root / "models").rglob("*") if p.suffix in registry.PICKLE_SUFFIXES]
+    assert not shipped
