@@ -1,6 +1,8 @@
 """An attention matrix as a heatmap: rows are queries, columns are keys, each row sums to 1."""
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -8,8 +10,9 @@ from components.patch_overlay import COLORSCALE
 
 
 def unique_labels(labels: list[str]) -> list[str]:
-    """Plotly merges equal category labels; prefix each with its position so 'the' and 'the' stay two rows."""
-    return [f"{i}:{label}" for i, label in enumerate(labels)]
+    """Plotly merges equal category labels; prefix each with its position so 'the' and 'the' stay two rows.
+    Labels may be user text (captions): escaped, because Plotly renders tags such as <b> or <a href> in labels."""
+    return [f"{i}:{html.escape(label, quote=False)}" for i, label in enumerate(labels)]
 
 
 def attention_matrix(

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 import streamlit as st
 
 from components import models
-from core import images, registry, shapes_world
+from core import images, registry, shapes_world, text_limits
 
 UPLOAD, CAMERA = "upload an image", "take a photo"
 DEFAULT_IMAGE = {"bundled": "shapes: two objects", "hub": "photo: cat"}
-MAX_TEXT_CHARS = 200  # every model here reads <= 77 tokens; longer text is cut with a note
+MAX_TEXT_CHARS = text_limits.MAX_TEXT_CHARS  # longer text is cut with a note (core/text_limits.py)
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,17 @@ def _image_from_upload(data: bytes | None, what: str) -> bytes | None:
         st.sidebar.info(f"No {what} yet: use the control above.")
         return None
     try:
-        return images.to_png(images.load_image(data))
+        loaded = images.read_upload(data)  # in memory only: bytes in, an image out, nothing written to disk
     except images.ImageInputError as error:
         st.sidebar.error(str(error))
         return None
+    except Exception as error:  # noqa: BLE001 - a decoder bug must not become a traceback for the student
+        st.sidebar.error(f"This file could not be read as an image ({type(error).__name__}). Please try another "
+                         "PNG or JPEG file.")
+        return None
+    for note in loaded.notes:
+        st.sidebar.info(f"Note: {note}")
+    return images.to_png(loaded.image)
 
 
 def render_sidebar() -> Inputs:
@@ -64,7 +71,7 @@ def render_sidebar() -> Inputs:
         st.session_state["text"] = images.samples()[st.session_state["image_source"]].question
     source = sidebar.selectbox("Image", options, key="image_source", on_change=_on_image_change)
     if source == UPLOAD:
-        upload = sidebar.file_uploader("Upload an image", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],
+        upload = sidebar.file_uploader("Upload an image", type=list(images.UPLOAD_TYPES),
                                        key="upload")
         image_png = _image_from_upload(upload.getvalue() if upload else None, "upload")
     elif source == CAMERA:
@@ -81,7 +88,10 @@ def render_sidebar() -> Inputs:
     sample = images.samples().get(source)
     if pack == "bundled" and (sample is None or sample.kind == "photo"):
         sidebar.caption("The bundled models only know the shapes world: on photos their answers are guesses.")
-    inputs = Inputs(pack, source, image_png, text.strip(), images.sample_scene(source))
+    fitted = text_limits.prepare(text, pack)  # cleaned, and cut to the tightest model's max tokens
+    for note in fitted.notes:
+        sidebar.info(f"Note: {note}")
+    inputs = Inputs(pack, source, image_png, fitted.text, images.sample_scene(source))
     st.session_state["_inputs"] = inputs
     return inputs
 

@@ -1,6 +1,8 @@
 """Image and caption embeddings projected to 2-D, one colour per modality, a line per matched pair."""
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -17,7 +19,8 @@ def projection_plot(image_points: np.ndarray, image_labels: list[str], text_poin
                                  hoverinfo="skip"))
     for name, points, labels, symbol in (("image", image_points, image_labels, "square"),
                                          ("text", text_points, text_labels, "circle")):
-        fig.add_trace(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers+text", name=name, text=labels,
+        fig.add_trace(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers+text", name=name,
+                                 text=[html.escape(label, quote=False) for label in labels],  # may be user text
                                  textposition="top center", marker=dict(size=12, symbol=symbol,
                                                                          color=MODALITY_COLORS[name]),
                                  hovertemplate="%{text}<extra>" + name + "</extra>"))

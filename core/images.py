@@ -123,9 +123,8 @@ def _to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
     return image.convert("RGB")
 
 
-def _fit_shape(image: Image.Image, notes: list[str]) -> Image.Image:
-    if max(image.size) > MAX_SIDE:
-        before = image.size
+def _fit_shape(image: Image.Image, notes: list[str], before: tuple[int, int]) -> Image.Image:
+    if max(image.size) > MAX_SIDE or image.size != before:  # JPEG draft decoding may already have shrunk it
         image.thumbnail((MAX_SIDE, MAX_SIDE))
         notes.append(f"Shrunk from {before[0]} x {before[1]} to {image.size[0]} x {image.size[1]} pixels (the "
                      "models work at 384 px or less).")
@@ -161,7 +160,7 @@ def read_upload(data: bytes) -> LoadedImage:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error,
             MemoryError) as error:
         raise _unreadable(error) from error
-    image = _fit_shape(_to_rgb(image, notes), notes)
+    image = _fit_shape(_to_rgb(image, notes), notes, original)
     return LoadedImage(image, tuple(notes), original)
 
 

@@ -24,7 +24,6 @@ TEXT_ROLES = ("vqa", "fusion", "clip")  # the models that read the sidebar's tex
 HUB_MAX_TOKENS = {  # from the checkpoints' configs (max_position_embeddings), used when no tokenizer says less
     "clip": 77, "clip16": 77, "vqa": 512, "caption": 512, "fusion": 40,
 }
-_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&])")
 
 
@@ -40,8 +39,10 @@ def clean(text: str, max_chars: int = MAX_TEXT_CHARS) -> tuple[str, list[str]]:
     notes: list[str] = []
     text = unicodedata.normalize("NFC", text or "")
     controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r ")
-    bidi = len(_BIDI_CONTROLS.findall(text))
-    text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in _BIDI_CONTROLS.sub("", text))
+    # invisible format characters (zero-width space, bidi overrides, BOM); the zero-width joiner builds emoji
+    bidi = sum(1 for ch in text if unicodedata.category(ch) == "Cf" and ch != "\u200d")
+    text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text
+                   if unicodedata.category(ch) != "Cf" or ch == "\u200d")
     if controls or bidi:
         notes.append(f"Removed {controls + bidi} invisible control character(s) from the text.")
     text = " ".join(text.split())
@@ -109,9 +110,8 @@ def prepare(text: str, pack: str, roles: tuple[str, ...] = TEXT_ROLES) -> Fitted
                             "scripts, rare symbols): it reads each as [UNK].")
         if len(cut) < len(shortest):
             shortest, who = cut, f"{label} reads at most {limit} tokens and this text is {count}"
-    if who:
-        end = shortest if len(shortest) <= 40 else "…" + shortest[-40:]
-        notes.append(f"The text is too long: {who}, so every page uses the text only up to “{end}”.")
+    if who:  # the note never quotes the user's text: it is shown as markup, the text box shows the text
+        notes.append(f"The text is too long: {who}, so every page uses only its first {len(shortest)} characters.")
     if unknown_note:
         notes.append(unknown_note)
     return FittedText(shortest, tuple(notes), n_tokens)

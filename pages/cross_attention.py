@@ -13,6 +13,7 @@ from components.step_through import step_through
 from components.token_bars import token_bars
 from core.attention import select
 from core.cross_attention import naming_token
+from core.text_limits import escape_markdown
 
 st.title("Cross-attention: the question looks at the image")
 st.markdown(
@@ -35,7 +36,7 @@ question = require_text(inputs)
 result = models.ask(inputs.pack, image_png, question)
 
 st.subheader(f"Answer: {result.answer or '(empty)'}")
-st.caption(f"Question: “{result.question}” · answer probability {result.answer_probability:.1%}")
+st.caption(f"Question: “{escape_markdown(result.question)}” · answer probability {result.answer_probability:.1%}")
 
 n_layers, n_heads = result.cross_attentions.shape[:2]
 layer, head = layer_head_selectors(n_layers, n_heads, key="cross", allow_layer_mean=True)
