@@ -1,16 +1,24 @@
 """The Streamlit side of model loading and per-input results.
 
-Models: `st.cache_resource`, one copy per process shared by every session (so: eval mode, never mutated).
+Models: one copy per process shared by every session (so: eval mode, never mutated), kept in a least-recently-used
+budget of weight bytes ($MMA_MODEL_BUDGET_MB, default 1600) so a free Community Cloud app never holds all four
+full-size models at once; loaded lazily, on a page's first use.
 Results: `st.cache_data` keyed by pack + image bytes + text, so a widget that only changes the view (layer, head,
 token) reruns the page script but never the model.
 """
 from __future__ import annotations
 
+import os
+
 import streamlit as st
+import torch
 
 from core import (captioning, clip_space, cross_attention, early_fusion, evaluate, faithfulness, fusion_designs,
                   grounding, images, patching, qkv_math, registry, zero_shot)
 from core.attention import select
+from core.model_budget import DEFAULT_BUDGET_MB, ModelBudget
+
+BUDGET_ENV = "MMA_MODEL_BUDGET_MB"  # megabytes of model weights kept in memory; least recently used out first
 
 
 @st.cache_resource(show_spinner=False)
@@ -19,9 +27,15 @@ def pack_choice() -> registry.PackChoice:
     return registry.choose_pack()
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+@st.cache_resource(show_spinner=False)
+def loaded_models() -> ModelBudget:
+    """The process's models, shared by every session. Not one st.cache_resource entry per model: that evicts by
+    count, and two full-size models can already overflow a free Community Cloud app (2.7 GB)."""
+    return ModelBudget(int(float(os.environ.get(BUDGET_ENV, DEFAULT_BUDGET_MB)) * 2**20))
+
+
 def _load(pack: str, role: str) -> registry.LoadedModel:
-    return registry.load(pack, role)
+    return loaded_models().get((pack, role), lambda: registry.load(pack, role))
 
 
 def model(pack: str, role: str) -> registry.LoadedModel:
@@ -54,7 +68,9 @@ def patch_view(pack: str, image_png: bytes, role: str = "clip") -> patching.Patc
 @st.cache_data(show_spinner="Asking the question…", max_entries=64)
 def ask(pack: str, image_png: bytes, question: str) -> cross_attention.CrossAttentionResult:
     loaded = model(pack, "vqa")
-    return cross_attention.ask(loaded.model, loaded.processor, _image(image_png), question)
+    encoding = _question_encoding(pack, image_png, question)  # the math panel's forward: reuse its vision output
+    return cross_attention.ask(loaded.model, loaded.processor, _image(image_png), question,
+                               image_embeds=torch.from_numpy(encoding.image_embeds)[None])
 
 
 @st.cache_data(show_spinner="Hiding patches and asking again…", max_entries=64)
@@ -69,8 +85,10 @@ def masking_test(pack: str, image_png: bytes, question: str, layer, head, token:
 
 @st.cache_data(show_spinner="Running CLIP, BLIP and ViLT on the same input…", max_entries=16)
 def fusion_designs_compare(pack: str, image_png: bytes, text: str) -> list[fusion_designs.DesignCost]:
-    return fusion_designs.compare(model(pack, "clip"), model(pack, "vqa"), model(pack, "fusion"), _image(image_png),
-                                  text)
+    image = _image(image_png)  # one model at a time, so the memory budget may evict the one before
+    return [fusion_designs.late_fusion(model(pack, "clip"), image, text),
+            fusion_designs.cross_attention_fusion(model(pack, "vqa"), image, text),
+            fusion_designs.early_fusion(model(pack, "fusion"), image, text)]
 
 
 @st.cache_data(show_spinner="Writing a caption…", max_entries=64)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import io
+from functools import lru_cache
 
 import numpy as np
 import plotly.graph_objects as go
@@ -13,9 +14,30 @@ COLORSCALE = "Viridis"  # perceptually uniform, dark-to-bright; reads on light a
 
 def _data_uri(image: np.ndarray) -> str:
     """PNG data URI: a 384 px image as a few dozen KB instead of half a million JSON numbers."""
+    return _png_uri(image.tobytes(), image.shape)
+
+
+@lru_cache(maxsize=16)  # a page draws the same image under several overlays, on every rerun: encode it once
+def _png_uri(pixels: bytes, shape: tuple[int, ...]) -> str:
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
+    Image.fromarray(np.frombuffer(pixels, dtype=np.uint8).reshape(shape)).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _grid_lines(patch_size: int, grid: tuple[int, int]) -> go.Scatter:
+    """All grid lines as one trace, segments split by None: one object instead of rows + cols + 2 layout shapes
+    (plotly re-validates every shape on each add_shape, so a 24 x 24 grid took most of a page's rerun)."""
+    rows, cols = grid
+    height, width = rows * patch_size - 0.5, cols * patch_size - 0.5
+    x, y = [], []
+    for c in range(cols + 1):
+        x += [c * patch_size - 0.5, c * patch_size - 0.5, None]
+        y += [-0.5, height, None]
+    for r in range(rows + 1):
+        x += [-0.5, width, None]
+        y += [r * patch_size - 0.5, r * patch_size - 0.5, None]
+    return go.Scatter(x=x, y=y, mode="lines", line=dict(color="rgba(255,255,255,0.45)", width=1),
+                      hoverinfo="skip", showlegend=False)
 
 
 def patch_overlay(
@@ -40,13 +62,7 @@ def patch_overlay(
             hovertemplate="patch (row %{customdata[0]}, col %{customdata[1]})<br>" + value_label +
                           " %{z:.3f}<extra></extra>",
         ))
-    line = dict(color="rgba(255,255,255,0.45)", width=1)
-    for c in range(cols + 1):
-        fig.add_shape(type="line", x0=c * patch_size - 0.5, x1=c * patch_size - 0.5, y0=-0.5,
-                      y1=rows * patch_size - 0.5, line=line)
-    for r in range(rows + 1):
-        fig.add_shape(type="line", y0=r * patch_size - 0.5, y1=r * patch_size - 0.5, x0=-0.5,
-                      x1=cols * patch_size - 0.5, line=line)
+    fig.add_trace(_grid_lines(patch_size, grid))
     fig.update_layout(title=title, margin=dict(l=0, r=0, t=40 if title else 10, b=0), height=420)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, scaleanchor="x")

@@ -43,20 +43,28 @@ def _measure(forward, repeats: int) -> tuple[float, float]:
 
 def compare(clip, vqa, fusion, image: Image.Image, text: str, repeats: int = 3) -> list[DesignCost]:
     """clip, vqa, fusion: registry.LoadedModel for the three roles."""
-    out = []
+    return [late_fusion(clip, image, text, repeats), cross_attention_fusion(vqa, image, text, repeats),
+            early_fusion(fusion, image, text, repeats)]
 
+
+def late_fusion(clip, image: Image.Image, text: str, repeats: int = 3) -> DesignCost:
+    """CLIP: two towers that meet in one dot product. Each design takes only its own model, so a caller with a
+    memory budget can hold one full-size model at a time."""
     inputs = clip.processor(images=image, text=[text], return_tensors="pt", padding=True, truncation=True)
     vc, tc = clip.model.config.vision_config, clip.model.config.text_config
     n = (inputs.pixel_values.shape[2] // vc.patch_size) * (inputs.pixel_values.shape[3] // vc.patch_size) + 1
     t = inputs.input_ids.shape[1]
     gflops, ms = _measure(lambda: clip.model(**inputs), repeats)
-    out.append(DesignCost(
+    return DesignCost(
         "late fusion", type(clip.model).__name__, t, n,
         f"{vc.num_hidden_layers}x{vc.num_attention_heads} of {n}x{n} (image) + "
         f"{tc.num_hidden_layers}x{tc.num_attention_heads} of {t}x{t} (text); they meet only in one dot product",
         vc.num_hidden_layers * vc.num_attention_heads * n * n + tc.num_hidden_layers * tc.num_attention_heads * t * t,
-        gflops, ms))
+        gflops, ms)
 
+
+def cross_attention_fusion(vqa, image: Image.Image, text: str, repeats: int = 3) -> DesignCost:
+    """BLIP: the text encoder's every layer cross-attends to the vision tower's output."""
     inputs = vqa.processor(images=image, text=text, return_tensors="pt", truncation=True)
     vc, tc = vqa.model.config.vision_config, vqa.model.config.text_config
     n = (inputs.pixel_values.shape[2] // vc.patch_size) * (inputs.pixel_values.shape[3] // vc.patch_size) + 1
@@ -68,25 +76,27 @@ def compare(clip, vqa, fusion, image: Image.Image, text: str, repeats: int = 3) 
                                       encoder_hidden_states=image_embeds)
 
     gflops, ms = _measure(blip_forward, repeats)
-    out.append(DesignCost(
+    return DesignCost(
         "cross-attention", type(vqa.model).__name__, t, n,
         f"{vc.num_hidden_layers}x{vc.num_attention_heads} of {n}x{n} (image) + "
         f"{tc.num_hidden_layers}x{tc.num_attention_heads} of {t}x{t} (text) + {t}x{n} (text -> image)",
         vc.num_hidden_layers * vc.num_attention_heads * n * n
         + tc.num_hidden_layers * tc.num_attention_heads * (t * t + t * n),
-        gflops, ms))
+        gflops, ms)
 
+
+def early_fusion(fusion, image: Image.Image, text: str, repeats: int = 3) -> DesignCost:
+    """ViLT: one joint sequence of text tokens and patches."""
     inputs = fusion.processor(images=image, text=text, return_tensors="pt", truncation=True)
     c = fusion.model.config
     n = (inputs.pixel_values.shape[2] // c.patch_size) * (inputs.pixel_values.shape[3] // c.patch_size) + 1
     t = inputs.input_ids.shape[1]
     s = t + n
     gflops, ms = _measure(lambda: fusion.model(**inputs), repeats)
-    out.append(DesignCost(
+    return DesignCost(
         "early fusion", type(fusion.model).__name__, t, n,
         f"{c.num_hidden_layers}x{c.num_attention_heads} of {s}x{s} (one joint sequence)",
-        c.num_hidden_layers * c.num_attention_heads * s * s, gflops, ms))
-    return out
+        c.num_hidden_layers * c.num_attention_heads * s * s, gflops, ms)
 
 
 def joint_sequence(text_tokens: int, image_tokens: int, audio_seconds: float) -> dict[str, int]:

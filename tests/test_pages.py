@@ -236,6 +236,8 @@ def test_caption_mode_shows_the_caption_and_the_step_slider_moves_the_heatmap():
 
 def test_masking_panel_compares_top_patches_with_random_ones():
     at = open_page("pages/cross_attention.py")
+    assert not any("random patches hidden" in m.label for m in at.metric)  # 7 forwards: only when asked
+    at.toggle(key="cross_masking").set_value(True).run()
     labels = [m.label for m in at.metric]
     assert any("top-4 attended patches hidden" in label for label in labels)
     assert any("random patches hidden" in label for label in labels)

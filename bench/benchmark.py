@@ -1,0 +1,335 @@
+"""What a user waits for, page by page, as ratios from one run.
+
+    python -m bench.benchmark            # bundled pack, then the full-size hub architectures (random weights)
+    python -m bench.benchmark --quick    # one repeat, no optional panels
+    python -m bench.benchmark --packs hub
+
+For every page, on each pack:
+- forward: the bare model forward the page is built on (best of N, preprocessing excluded), its FLOPs (torch's
+  FLOP counter) and achieved GFLOP/s, against a 4096 x 4096 fp32 matmul timed in the same run;
+- page compute: every `components.models` call the page makes for a new input (a sample it has not seen, its
+  question), models already loaded: the model work a student waits for;
+- new input: the whole AppTest rerun for that new input (compute + page script + figures);
+- interaction: a whole AppTest rerun after a widget that needs no new forward (layer, head, centring), cache warm;
+- figure JSON: bytes of Plotly JSON the page sends (all st.plotly_chart specs on the page).
+Then the peak RSS of this one process, which visited every page with the full-size hub architectures under the
+model memory budget (components.models, $MMA_MODEL_BUDGET_MB), and once more with every optional panel open.
+
+The hub pack here is `bench.full_size`: the real configs with random weights (same shapes and cost as the real
+checkpoints), so this runs offline. Never part of the test run: the numbers are machine- and load-dependent.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from streamlit.testing.v1 import AppTest
+from torch.utils.flop_counter import FlopCounterMode
+
+from bench import full_size
+from components import models
+from core import images
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+MATMUL_N = 4096
+
+
+def rss_mb(field_name: str = "VmRSS") -> float:
+    """VmRSS (now) or VmHWM (peak) of this process, from /proc/self/status."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak_rss() -> bool:
+    """Linux: writing 5 to clear_refs resets VmHWM, so a section's peak excludes what ran before it."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def best_ms(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return min(times)
+
+
+def matmul_gflops(repeats: int) -> float:
+    a, b = torch.randn(MATMUL_N, MATMUL_N), torch.randn(MATMUL_N, MATMUL_N)
+    a @ b  # warm-up
+    ms = best_ms(lambda: a @ b, repeats)
+    return 2 * MATMUL_N ** 3 / (ms / 1000) / 1e9
+
+
+class ComputeTimer:
+    """Wrap the public per-input functions of components.models and add up the time spent in the outermost ones
+    (masking_test calls ask, for example: counted once)."""
+
+    NAMES = ("patch_view", "ask", "masking_test", "fusion_designs_compare", "caption", "cross_attention_math",
+             "grounding_table", "zero_shot_classify", "clip_embed", "fuse")
+
+    def __init__(self):
+        self.total_ms = 0.0
+        self.calls: list[str] = []
+        self._depth = 0
+        self._originals = {name: getattr(models, name) for name in self.NAMES}
+        for name, original in self._originals.items():
+            setattr(models, name, self._timed(name, original))
+
+    def _timed(self, name, original):
+        def wrapper(*args, **kwargs):
+            self._depth += 1
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self.total_ms += (time.perf_counter() - start) * 1000
+                    self.calls.append(name)
+        return wrapper
+
+    def reset(self) -> None:
+        self.total_ms, self.calls = 0.0, []
+
+
+@dataclass
+class Page:
+    name: str
+    path: str
+    role: str
+    interaction: tuple[str, str, list]  # (widget kind, key, values to cycle through): changes the view only
+    forward: Callable  # (loaded model, AppTest) -> a no-argument callable: the bare forward on the page's input
+
+
+def _input(at: AppTest):
+    return images.load_image(images.sample_png(at.selectbox(key="image_source").value)), at.text_input(key="text").value
+
+
+def patching_forward(loaded, at):
+    image, _ = _input(at)
+    pixels = loaded.processor(images=image, return_tensors="pt").pixel_values
+    return lambda: loaded.model.vision_model(pixel_values=pixels)
+
+
+def vqa_forward(loaded, at):
+    image, question = _input(at)
+    inputs = loaded.processor(images=image, text=question, return_tensors="pt", truncation=True)
+    # BlipForQuestionAnswering's own answer path (vision, question encoder, greedy answer decoder), 10 tokens at
+    # most, as the page asks
+    return lambda: loaded.model.generate(pixel_values=inputs.pixel_values, input_ids=inputs.input_ids,
+                                         attention_mask=inputs.attention_mask, max_new_tokens=10, num_beams=1,
+                                         do_sample=False)
+
+
+def clip_forward(loaded, at):
+    captions = [c.strip() for c in at.text_area(key="clip_captions").value.splitlines() if c.strip()]
+    shown = [images.load_image(images.sample_png(name)) for name in images.samples()]  # the page embeds them all
+    inputs = loaded.processor(images=shown, text=captions, return_tensors="pt", padding=True, truncation=True)
+    return lambda: loaded.model(**inputs)
+
+
+def vilt_forward(loaded, at):
+    image, question = _input(at)
+    inputs = loaded.processor(images=image, text=question, return_tensors="pt", truncation=True)
+    return lambda: loaded.model(**inputs)
+
+
+PAGES = [
+    Page("Patching", "pages/patching.py", "clip", ("selectbox", "patching_layer", [0, 1]), patching_forward),
+    Page("Cross-attention", "pages/cross_attention.py", "vqa", ("selectbox", "cross_layer", [0, 1]), vqa_forward),
+    Page("CLIP space", "pages/clip_space.py", "clip", ("toggle", "clip_centre", [True, False]), clip_forward),
+    Page("Early fusion", "pages/early_fusion.py", "fusion", ("selectbox", "fusion_head", [2, 3]), vilt_forward),
+]
+
+
+@dataclass
+class Row:
+    pack: str
+    page: str
+    forward_ms: float
+    gflop: float
+    compute_ms: float
+    new_input_ms: float
+    interaction_ms: float
+    figure_kb: float
+    largest_figure_kb: float
+    calls: list[str] = field(default_factory=list)
+
+    def gflops(self) -> float:
+        return self.gflop / (self.forward_ms / 1000)
+
+
+def figure_bytes(at: AppTest) -> tuple[int, int]:
+    sizes = [len(chart.proto.spec) for chart in at.get("plotly_chart")]
+    return sum(sizes), max(sizes, default=0)
+
+
+def run(at: AppTest) -> float:
+    start = time.perf_counter()
+    at.run()
+    ms = (time.perf_counter() - start) * 1000
+    if at.exception:
+        raise RuntimeError(f"the page raised: {[e.value for e in at.exception]}")
+    return ms
+
+
+def set_widget(at: AppTest, kind: str, key: str, value) -> None:
+    getattr(at, kind)(key=key).set_value(value)
+
+
+def next_sample(current: str) -> str:
+    """A sample of the same kind (photo or shapes) the page has not been run on yet in this pack."""
+    names = list(images.samples())
+    kind = images.samples()[current].kind
+    same = [n for n in names if images.samples()[n].kind == kind]
+    return same[(same.index(current) + 1) % len(same)]
+
+
+def bench_pack(pack: str, repeats: int, timer: ComputeTimer, log) -> tuple[list[Row], AppTest]:
+    os.environ["MMA_PACK"] = pack
+    models.pack_choice.clear()
+    at = AppTest.from_file(APP, default_timeout=900)
+    run(at)
+    rows = []
+    for page in PAGES:
+        at.switch_page(page.path)
+        first_ms = run(at)  # loads the model if the budget evicted it; fills the caches for the default input
+        start_image = at.selectbox(key="image_source").value
+        total, largest = figure_bytes(at)
+        loaded = models.model(pack, page.role)
+        forward = page.forward(loaded, at)
+        with torch.inference_mode():
+            forward()  # warm-up
+            with FlopCounterMode(display=False) as counter:
+                forward()
+            forward_ms = best_ms(forward, repeats)
+        del loaded, forward  # the closure holds the model: let the budget evict it on a later page
+        # a new input: another sample (and its question), models warm, its results not cached yet
+        compute, new_input = [], []
+        image = start_image
+        for _ in range(repeats):
+            image = next_sample(image)
+            set_widget(at, "selectbox", "image_source", image)
+            timer.reset()
+            new_input.append(run(at))
+            compute.append(timer.total_ms)
+        calls = list(timer.calls)
+        kind, key, values = page.interaction
+        interaction = []
+        for i in range(max(repeats, 2) + 1):
+            set_widget(at, kind, key, values[i % len(values)])
+            ms = run(at)
+            if i:  # the first change may still fill a per-layer cache; the rest are what a student sees
+                interaction.append(ms)
+        set_widget(at, "selectbox", "image_source", start_image)
+        run(at)
+        rows.append(Row(pack, page.name, forward_ms, counter.get_total_flops() / 1e9, min(compute), min(new_input),
+                        min(interaction), total / 1024, largest / 1024, calls))
+        log(f"  {pack:7s} {page.name:15s} first visit {first_ms:7.0f} ms, forward {forward_ms:6.0f} ms, "
+            f"compute {min(compute):6.0f} ms, rerun {min(interaction):5.0f} ms, RSS {rss_mb():5.0f} MB "
+            f"(models: {', '.join(r for _, r in models.loaded_models().keys())})")
+    return rows, at
+
+
+def open_every_panel(at: AppTest, log) -> None:
+    """The optional panels: the masking test, caption mode, the three fusion designs side by side."""
+    at.switch_page("pages/cross_attention.py")
+    run(at)
+    at.toggle(key="cross_masking").set_value(True)
+    run(at)
+    set_widget(at, "segmented_control", "cross_mode", "Caption the image")
+    run(at)
+    log(f"  masking test and caption mode: RSS {rss_mb():.0f} MB, peak {rss_mb('VmHWM'):.0f} MB")
+    at.switch_page("pages/early_fusion.py")
+    run(at)
+    at.toggle(key="fusion_designs").set_value(True)
+    run(at)
+    log(f"  fusion designs (CLIP, BLIP, ViLT one after another): RSS {rss_mb():.0f} MB, peak {rss_mb('VmHWM'):.0f} MB")
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads, "
+            f"Python {platform.python_version()}")
+
+
+def markdown(rows: list[Row], matmul: float) -> str:
+    head = ("| pack | page | forward ms | page compute ms | compute / forward | new-input rerun ms "
+            "| interaction rerun ms | interaction / forward | forward GFLOP | GFLOP/s | vs matmul | figure JSON KB |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        lines.append(
+            f"| {r.pack} | {r.page} | {r.forward_ms:.0f} | {r.compute_ms:.0f} | {r.compute_ms / r.forward_ms:.2f}x "
+            f"| {r.new_input_ms:.0f} | {r.interaction_ms:.0f} | {r.interaction_ms / r.forward_ms:.2f}x "
+            f"| {r.gflop:.1f} | {r.gflops():.0f} | {r.gflops() / matmul:.0%} "
+            f"| {r.figure_kb:.0f} (largest {r.largest_figure_kb:.0f}) |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one repeat, no optional panels")
+    parser.add_argument("--packs", default="bundled,hub", help="comma-separated: bundled, hub")
+    args = parser.parse_args()
+    repeats = 1 if args.quick else 3
+    def log(message: str) -> None:
+        print(message, flush=True)
+
+    full_size.install()  # the hub pack = the real architectures with random weights
+    timer = ComputeTimer()
+
+    load_start = os.getloadavg()
+    log(f"machine: {machine()}")
+    log(f"load average at start (1, 5, 15 min): {load_start[0]:.2f}, {load_start[1]:.2f}, {load_start[2]:.2f}")
+    log(f"model budget: {models.loaded_models().budget_bytes / 2**20:.0f} MB of weights; RSS after imports "
+        f"{rss_mb():.0f} MB")
+    matmul = matmul_gflops(repeats=3)
+    log(f"fp32 matmul {MATMUL_N}x{MATMUL_N}: {matmul:.0f} GFLOP/s")
+
+    rows, peaks = [], {}
+    for pack in args.packs.split(","):
+        if pack == "hub":
+            reset_peak_rss()
+        pack_rows, at = bench_pack(pack, repeats, timer, log)
+        rows += pack_rows
+        if pack == "hub":
+            peaks["every page"] = rss_mb("VmHWM")
+            if not args.quick:
+                open_every_panel(at, log)
+                peaks["every page and optional panel"] = rss_mb("VmHWM")
+    matmul_end = matmul_gflops(repeats=3)
+    load_end = os.getloadavg()
+
+    print()
+    print(markdown(rows, (matmul + matmul_end) / 2))
+    print()
+    print(f"- matmul reference: {matmul:.0f} GFLOP/s at the start, {matmul_end:.0f} at the end (the table uses the "
+          "mean)")
+    for what, mb in peaks.items():
+        print(f"- peak RSS, one process, full-size hub architectures, {what}: {mb:.0f} MB")
+    print(f"- load average (1, 5, 15 min): start {load_start[0]:.2f}, {load_start[1]:.2f}, {load_start[2]:.2f}; "
+          f"end {load_end[0]:.2f}, {load_end[1]:.2f}, {load_end[2]:.2f}")
+    print(f"- machine: {machine()}")
+    budget = models.loaded_models()
+    print(f"- model budget {budget.budget_bytes / 2**20:.0f} MB: {budget.loads} loads, {budget.evictions} evictions")
+    for r in rows:
+        print(f"- {r.pack} {r.page}: page compute = {', '.join(dict.fromkeys(r.calls))}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The hub pack's architectures at full size with random weights, built from their default configs: the same
+classes, shapes and cost as the real checkpoints, nothing downloaded.
+
+`install()` points core.registry's loader at these builders for the `hub` pack, so the app, its AppTests and the
+benchmark run the hub code path (384 px BLIP with 577 image tokens, ViLT's 32 px grid, CLIP B/32 and B/16) on a
+machine that cannot reach the hub. Benchmark-only: the answers are noise; only shapes, cost and memory are real.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+from transformers import (
+    AutoProcessor,
+    BlipConfig,
+    BlipImageProcessor,
+    BlipProcessor,
+    CLIPConfig,
+    CLIPImageProcessor,
+    CLIPProcessor,
+    CLIPVisionConfig,
+    ViltConfig,
+    ViltImageProcessor,
+    ViltProcessor,
+)
+
+from core import registry
+
+VQA_ANSWERS = 3129  # dandelin/vilt-b32-finetuned-vqa's answer vocabulary: the classifier's real size
+
+
+def config(role: str):
+    """The default configs are the base checkpoints' shapes (CLIP B/32, BLIP base, ViLT B/32)."""
+    if role == "clip16":
+        return CLIPConfig(vision_config=CLIPVisionConfig(patch_size=16).to_dict())
+    return {"clip": CLIPConfig, "vqa": BlipConfig, "caption": BlipConfig,
+            "fusion": lambda: ViltConfig(num_labels=VQA_ANSWERS)}[role]()
+
+
+def processor(role: str):
+    """Default image processors (224 px CLIP, 384 px BLIP, ViLT's shortest edge 384); the bundled WordPiece
+    tokenizer, whose ids are all in range of the full-size vocabularies."""
+    tokenizer = AutoProcessor.from_pretrained(registry.BUNDLED_DIR / "vqa").tokenizer
+    if role in ("clip", "clip16"):
+        return CLIPProcessor(image_processor=CLIPImageProcessor(), tokenizer=tokenizer)
+    if role in ("vqa", "caption"):
+        return BlipProcessor(image_processor=BlipImageProcessor(), tokenizer=tokenizer)
+    return ViltProcessor(image_processor=ViltImageProcessor(), tokenizer=tokenizer)
+
+
+def load(pack: str, role: str) -> registry.LoadedModel:
+    """registry.load's signature; the hub pack gets a random full-size model, the bundled pack loads as usual."""
+    if pack != "hub":
+        return _bundled_load(pack, role)
+    torch.manual_seed(0)  # the same random model on every load: an evicted model comes back identical
+    model = registry.MODEL_CLASSES[role]._from_config(config(role), attn_implementation="eager").eval()
+    return registry.LoadedModel(registry.spec(pack, role), model, processor(role))
+
+
+_bundled_load = registry.load
+
+
+def install() -> None:
+    """Route registry.load through `load` for the rest of this process."""
+    registry.load = load
+
+
+@contextmanager
+def installed():
+    previous = registry.load
+    registry.load = load
+    try:
+        yield
+    finally:
+        registry.load = previous
