@@ -4,7 +4,8 @@
 """
 import streamlit as st
 
-from components import inputs
+from components import deep_link, inputs
+from components.presets import classroom_links
 
 HOME_TEXT = """
 How does a transformer that reads words come to *see*? Four pages, four ideas, each run live on a real model:
@@ -17,6 +18,12 @@ How does a transformer that reads words come to *see*? Four pages, four ideas, e
 | **Early fusion** | text tokens and image patches in one stream, self-attention across modalities from layer 0 | ViLT |
 
 Pick an image and type a question in the sidebar: they follow you from page to page.
+"""
+CLASSROOM_TEXT = """
+**Teaching with it.** Every page can be shared as it is on screen: open *Share this view* in the sidebar and copy
+the link (it keeps the page, the image, the text, the pack, the layer, head, token and patch). Each page has
+ready-made examples one click away, a **Predict first** switch that hides the answer until the room has guessed,
+and download buttons for the figure's numbers (CSV, NPZ). Ready-made links for office hours:
 """
 BUNDLED_NOTE = (
     "You are on the **bundled** pack: tiny models of the same classes as the real checkpoints, trained in minutes "
@@ -31,6 +38,8 @@ def home() -> None:
     st.markdown(HOME_TEXT)
     if inputs.current().pack == "bundled":
         st.info(BUNDLED_NOTE)
+    st.markdown(CLASSROOM_TEXT)
+    classroom_links()
 
 
 st.set_page_config(page_title="Where text meets vision", page_icon=":material/visibility:", layout="wide")
@@ -46,5 +55,7 @@ pages = [
     st.Page("pages/early_fusion.py", title="Early fusion", icon=":material/merge_type:", url_path="early-fusion"),
 ]
 page = st.navigation(pages)
+deep_link.follow(pages, page)  # once per session: a shared link's view, and its page (?page=cross-attention)
 inputs.render_sidebar()  # after st.navigation: widgets drawn before it lose their values when the page changes
+deep_link.share_slot()
 page.run()

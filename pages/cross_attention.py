@@ -1,27 +1,27 @@
 import streamlit as st
 
-from components import models
+from components import deep_link, models
 from components.attention_matrix import attention_matrix
 from components.caption_view import caption_view
 from components.clickable_grid import clickable_patch_grid
+from components.export import chart_config, export_matrix
 from components.inputs import current, require_image, require_text
 from components.layer_head import layer_head_selectors
+from components.lesson import lesson_intro
 from components.patch_overlay import patch_overlay
+from components.predict_reveal import patch_question, predict_toggle
+from components.presets import preset_buttons
 from components.grounding_frame import grounding_frame
 from components.qkv_panel import qkv_panel
 from components.step_through import step_through
 from components.token_bars import token_bars
-from core.attention import select
+from core.attention import HEAD_MAX, HEAD_MEAN, LAYER_MEAN, select
 from core.cross_attention import naming_token
 from core.text_limits import escape_markdown
 
 st.title("Cross-attention: the question looks at the image")
-st.markdown(
-    "In BLIP's question encoder every layer has a **cross-attention** block: each question token sends a "
-    "**query**, each image patch offers a **key** and a **value**, and "
-    "$\\mathrm{softmax}(QK^T/\\sqrt{d_k})\\,V$ gives the token a context vector built from the patches it "
-    "looked at."
-)
+lesson_intro("cross-attention")
+preset_buttons("cross-attention")
 inputs = current()
 image_png = require_image(inputs)
 ASK, CAPTION = "Ask a question", "Caption the image"
@@ -34,14 +34,25 @@ if mode == CAPTION:
 
 question = require_text(inputs)
 result = models.ask(inputs.pack, image_png, question)
+n_layers, n_heads = result.cross_attentions.shape[:2]
+rows, cols = result.grid
+linked = deep_link.apply_view("cross-attention", [LAYER_MEAN, *range(n_layers)], [HEAD_MEAN, HEAD_MAX, *range(n_heads)],
+                              n_tokens=len(result.tokens), n_patches=rows * cols)
+if linked and linked.patch is not None:  # the link's patch stays (below, a new view would start at the top patch)
+    st.session_state["cross_patch_for"] = (inputs.image_name, question,
+                                           st.session_state.get("cross_token", naming_token(result.tokens)))
+if predict_toggle("cross"):
+    word = naming_token(result.tokens)
+    patch_question("cross_q", f"Which patch will the word “{result.tokens[word]}” look at most (last layer, mean "
+                   "over heads)? Click it on the image.", result.model_image, result.grid,
+                   select(result.token_patch_matrix, n_layers - 1, HEAD_MEAN)[word],
+                   (inputs.pack, inputs.image_name, question))
 
 st.subheader(f"Answer: {result.answer or '(empty)'}")
 st.caption(f"Question: “{escape_markdown(result.question)}” · answer probability {result.answer_probability:.1%}")
 
-n_layers, n_heads = result.cross_attentions.shape[:2]
 layer, head = layer_head_selectors(n_layers, n_heads, key="cross", allow_layer_mean=True)
 matrix = select(result.token_patch_matrix, layer, head)  # (T, N)
-rows, cols = result.grid
 patch_labels = [f"p({r},{c})" for r in range(rows) for c in range(cols)]
 
 token_options = list(range(len(result.tokens)))
@@ -51,13 +62,20 @@ token = st.segmented_control("Token", token_options, default=default_token, key=
 token = default_token if token is None else token
 
 left, right = st.columns([3, 2])
-left.plotly_chart(attention_matrix(matrix, result.tokens, patch_labels, title="Token x patch cross-attention",
-                                   height=360), key="token_patch_matrix")
+stem = f"cross-attention_layer-{layer}_head-{head}"
+matrix_figure = attention_matrix(matrix, result.tokens, patch_labels, title="Token x patch cross-attention",
+                                 height=360)
+left.plotly_chart(matrix_figure, key="token_patch_matrix", config=chart_config(stem))
 right.plotly_chart(patch_overlay(result.model_image, result.patch_size, result.grid,
                                  matrix[token].reshape(rows, cols),
-                                 title=f"Where “{result.tokens[token]}” looked"), key="token_heatmap")
+                                 title=f"Where “{result.tokens[token]}” looked"), key="token_heatmap",
+                   config=chart_config(f"{stem}_{result.tokens[token]}"))
 st.caption("Columns are patches in reading order; the weight on the image's CLS token is left out, so a row can "
-           "sum to less than 1.")
+           "sum to less than 1. Download the matrix with its token and patch labels (or hover a chart and use its "
+           "camera button for a PNG):")
+export_matrix(matrix, result.tokens, patch_labels, stem, key="cross_export", figure=matrix_figure,
+              corner="token \\ patch", layer=str(layer), head=str(head), question=question, answer=result.answer,
+              pack=inputs.pack)
 
 with st.expander("Step through: image → patches → tokens → attention"):
     step_through(result, matrix, key="cross_steps")
@@ -72,6 +90,8 @@ with left:
     patch = st.selectbox("Patch", range(len(patch_labels)), key="cross_patch", format_func=lambda i: patch_labels[i])
 right.plotly_chart(token_bars(matrix[:, patch], result.tokens, title=f"Attention each token paid to {patch_labels[patch]}"),
                    key="patch_tokens")
+deep_link.publish(layer=layer, head=head, token=token, patch=patch,
+                  predict=True if st.session_state.get("cross_predict") else None)
 
 with st.expander("The math, with this model's real numbers"):
     math_layer = n_layers - 1 if layer == "mean" else int(layer)

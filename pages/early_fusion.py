@@ -1,29 +1,39 @@
 import numpy as np
 import streamlit as st
 
-from components import models
+from components import deep_link, models
 from components.attention_matrix import attention_matrix
 from components.inputs import current, require_image, require_text
 from components.layer_head import layer_head_selectors
+from components.lesson import formulas_at, lesson_intro
 from components.clickable_grid import clickable_patch_grid
+from components.export import chart_config, export_matrix
 from components.fusion_designs_view import fusion_designs_view
 from components.mass_chart import mass_chart
 from components.patch_overlay import patch_overlay
+from components.predict_reveal import choice_question, predict_toggle
+from components.presets import preset_buttons
 from components.token_bars import token_bars
-from core.attention import select
+from core.attention import HEAD_MAX, HEAD_MEAN, select
 from core.cross_attention import naming_token
 from core.early_fusion import block_label_positions, cross_modal_mass
+from core.prediction import SHARE_BINS
 
 st.title("Early fusion: one stream for words and patches")
-st.markdown(
-    "ViLT does not keep separate towers: it puts the text tokens and the image patches into **one sequence** "
-    "(each marked with a modality embedding) and lets plain self-attention mix them from layer 0. Every token can "
-    "attend to every other token, in either modality."
-)
+lesson_intro("early-fusion")
+preset_buttons("early-fusion")
 inputs = current()
 image_png = require_image(inputs)
 question = require_text(inputs)
 result = models.fuse(inputs.pack, image_png, question)
+n_layers, n_heads = result.attentions.shape[:2]
+deep_link.apply_view("early-fusion", list(range(n_layers)), [HEAD_MEAN, HEAD_MAX, *range(n_heads)],
+                     n_tokens=result.n_text, n_patches=result.grid[0] * result.grid[1])
+if predict_toggle("fusion"):
+    choice_question("fusion_q", "In the last layer, what share of a text token's attention goes to the image "
+                    "tokens (mean over text tokens and heads)?", SHARE_BINS,
+                    float(cross_modal_mass(result.attentions, result.n_text)["text->image"][-1].mean()),
+                    (inputs.pack, inputs.image_name, question))
 
 answer, score = result.top_answers[0]
 st.subheader(f"Answer: {answer}")
@@ -36,7 +46,7 @@ with st.expander(f"The stream: {result.n_text} text tokens + {result.n_image} im
                "the position column says which patch each one is.")
     st.dataframe(result.stream_rows(), key="fusion_stream", height=260)
 
-n_layers, n_heads = result.attentions.shape[:2]
+formulas_at("early-fusion", "matrix")
 layer, head = layer_head_selectors(n_layers, n_heads, key="fusion")
 matrix_stream = select(result.attentions, layer, head)  # (S, S) in ViLT's own (shuffled) token order
 order = result.reading_order()  # ViLT shuffles its patches; show them row by row
@@ -46,13 +56,16 @@ boundary = result.n_text - 0.5
 st.plotly_chart(attention_matrix(matrix, tokens, tokens, title="Joint self-attention (patches in reading order)",
                                  boundaries=[("x", boundary), ("y", boundary)], height=560,
                                  block_labels=block_label_positions(result.n_text, result.n_image)),
-                key="joint_attention")
+                key="joint_attention", config=chart_config(f"early-fusion_layer-{layer}_head-{head}"))
 blocks = result.blocks(matrix)
 st.caption(
     f"{result.n_text} text tokens + {result.n_image} image tokens (1 image CLS + {result.n_image - 1} patches). "
     "The blue lines split the four blocks; share of attention per block (rows are queries): "
     + ", ".join(f"{name} {block.sum() / matrix.sum():.0%}" for name, block in blocks.items())
 )
+export_matrix(matrix, tokens, tokens, f"early-fusion_layer-{layer}_head-{head}", key="fusion_export",
+              corner="query \\ key", layer=str(layer), head=str(head), question=question, pack=inputs.pack,
+              n_text=str(result.n_text))
 
 st.plotly_chart(mass_chart(cross_modal_mass(result.attentions, result.n_text),
                            title="How much each modality reads the other, layer by layer"), key="cross_modal_mass")
@@ -76,6 +89,8 @@ with right:
     r, c = divmod(st.session_state.get("fusion_patch", 0), cols)
     st.plotly_chart(token_bars(result.patch_to_text(matrix_stream, r, c), result.tokens[:result.n_text],
                                title=f"Attention from patch p({r},{c}) to the text"), key="fusion_patch_tokens")
+deep_link.publish(layer=layer, head=head, token=text_token, patch=st.session_state.get("fusion_patch"),
+                  predict=True if st.session_state.get("fusion_predict") else None)
 
 if st.toggle("Compare the three fusion designs on this input", key="fusion_designs"):
     fusion_designs_view(models.fusion_designs_compare(inputs.pack, image_png, question), key="designs")

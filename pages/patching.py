@@ -1,27 +1,36 @@
 import streamlit as st
 from PIL import Image
 
-from components import models
+from components import deep_link, models
 from components.attention_matrix import attention_matrix
 from components.clickable_grid import clickable_patch_grid
+from components.export import chart_config, export_matrix
 from components.inputs import current, require_image
 from components.layer_head import layer_head_selectors
+from components.lesson import formulas_at, lesson_intro
 from components.patch_overlay import patch_overlay
+from components.predict_reveal import patch_question, predict_toggle
+from components.presets import preset_buttons
 from components.token_bars import token_bars
-from core.attention import select
+from core.attention import HEAD_MAX, HEAD_MEAN, LAYER_MEAN, select
+from core.export import patch_labels
 from core.rollout import HEAD_FUSIONS, mean_attention_distance, rollout
 
 st.title("Patching: from pixels to a sequence of patch vectors")
-st.markdown(
-    "A Vision Transformer reads an image the way a language model reads a sentence: as a sequence. It resizes the "
-    "image, cuts it into **P x P patches**, flattens and projects each patch to a vector (like a word embedding), "
-    "adds a position, and puts a **CLS** token first."
-)
+lesson_intro("patches")
+preset_buttons("patches")
 inputs = current()
 finer = inputs.pack == "hub" and st.toggle("Finer grid: 16 px patches (CLIP ViT-B/16, 14 x 14)", key="patching_16")
 view = models.patch_view(inputs.pack, require_image(inputs), "clip16" if finer else "clip")
 rows, cols = view.grid
 height, width = view.model_image.shape[:2]
+n_layers, n_heads = view.attentions.shape[:2]
+deep_link.apply_view("patches", [LAYER_MEAN, *range(n_layers)], [HEAD_MEAN, HEAD_MAX, *range(n_heads)],
+                     n_patches=view.n_patches)
+if predict_toggle("patching"):
+    patch_question("patching_q", "Where will the CLS token look in the last layer (mean over heads)? Click the "
+                   "patch you expect to get the most attention.", view.model_image, view.grid,
+                   select(view.attentions, n_layers - 1, HEAD_MEAN)[0, 1:], (inputs.pack, inputs.image_name, finer))
 
 st.header("1. What the model receives")
 st.metric("Patches N = (H/P) x (W/P)", f"{view.n_patches} = {rows} x {cols}",
@@ -67,18 +76,25 @@ st.plotly_chart(attention_matrix(view.position_similarity(), [f"r{i // rows}" fo
                 key="position_similarity")
 
 st.header("4. Attention between patches")
-n_layers, n_heads = view.attentions.shape[:2]
 layer, head = layer_head_selectors(n_layers, n_heads, key="patching", allow_layer_mean=True)
 attention = select(view.attentions, layer, head)  # (1 + N, 1 + N)
 cls_row = attention[0, 1:]
 left, right = st.columns(2)
 left.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid, cls_row.reshape(rows, cols),
-                                title="CLS -> patch attention"), key="cls_attention")
+                                title="CLS -> patch attention"), key="cls_attention",
+                  config=chart_config(f"patching_cls_layer-{layer}_head-{head}"))
 right.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid,
                                  attention[1 + patch, 1:].reshape(rows, cols),
                                  title=f"Where p({r},{c}) looks (click another patch above)"), key="patch_attention")
 st.caption(f"CLS attention over patches sums to {cls_row.sum():.3f}; the rest ({1 - cls_row.sum():.3f}) goes to "
-           "CLS itself.")
+           "CLS itself. Download this layer and head's full attention matrix (CLS and every patch, with labels):")
+token_labels = ["CLS"] + patch_labels(view.grid)
+export_matrix(attention, token_labels, token_labels, f"patching_layer-{layer}_head-{head}", key="patching_export",
+              corner="query \\ key", layer=str(layer), head=str(head), pack=inputs.pack, image=inputs.image_name)
+deep_link.publish(layer=layer, head=head, patch=patch,
+                  predict=True if st.session_state.get("patching_predict") else None)
+
+formulas_at("patches", "rollout")
 
 left, right = st.columns(2)
 fusion = left.selectbox("Rollout: fuse heads by", HEAD_FUSIONS, key="patching_fusion")
@@ -86,7 +102,7 @@ discard = right.slider("Rollout: discard the weakest share of weights", 0.0, 0.9
 rolled = rollout(view.attentions, fusion, discard)[0, 1:]  # (N,): how much each patch flows into the final CLS
 left.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid, rolled.reshape(rows, cols),
                                 title="Attention rollout into CLS, all layers", value_label="rollout"),
-                  key="rollout")
+                  key="rollout", config=chart_config("patching_rollout"))
 distance = mean_attention_distance(view.attentions, view.grid, view.patch_size)  # (L, H)
 right.plotly_chart(attention_matrix(distance, [f"layer {i}" for i in range(n_layers)],
                                     [f"head {h}" for h in range(n_heads)], x_title="head", y_title="layer",
