@@ -1,0 +1,116 @@
+"""The Hugging Face hub does not answer: the app falls back to the bundled pack within a few seconds, says so, and
+keeps working. A hub checkpoint missing from a partial local cache is handled the same way.
+
+Nothing leaves this machine: "huggingface.co" is resolved to a local socket that accepts connections and never
+replies (the worst case: no refusal, just silence), and the Hugging Face cache is an empty temporary folder.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+from huggingface_hub import constants as hf_constants
+from streamlit.testing.v1 import AppTest
+
+from components import models
+from core import registry, text_limits
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def silent_hub(monkeypatch, tmp_path):
+    """huggingface.co -> a local listener that never answers; an empty HF cache; no MMA_PACK override."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_and_say_nothing():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept_and_say_nothing, daemon=True)
+    thread.start()
+    real_getaddrinfo = socket.getaddrinfo
+
+    def resolve(host, *args, **kwargs):
+        if isinstance(host, str) and host.endswith("huggingface.co"):
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    monkeypatch.delenv(registry.PACK_ENV, raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # so the probe really tries (the hub library stays offline)
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    models.pack_choice.clear()
+    yield accepted
+    stop.set()
+    thread.join(timeout=2)
+    for conn in accepted:
+        conn.close()
+    listener.close()
+    models.pack_choice.clear()  # later tests get the MMA_PACK=bundled choice again
+
+
+def test_the_probe_gives_up_within_its_timeout(silent_hub):
+    start = time.perf_counter()
+    assert registry.hub_reachable() is False
+    elapsed = time.perf_counter() - start
+    assert silent_hub, "the probe should have reached the (silent) hub"
+    assert elapsed < registry.HUB_PROBE_TIMEOUT_S + 2, elapsed
+    choice = registry.choose_pack()
+    assert choice.pack == "bundled" and choice.fallback
+
+
+def test_the_app_falls_back_to_bundled_says_so_and_keeps_working(silent_hub):
+    start = time.perf_counter()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    elapsed = time.perf_counter() - start
+    assert not at.exception
+    assert elapsed < registry.HUB_PROBE_TIMEOUT_S + 10, elapsed
+    assert any("not reachable" in w.value for w in at.sidebar.warning)
+    assert any("Live pack: **bundled**" in c.value and "did not answer" in c.value for c in at.sidebar.caption)
+    at.switch_page("pages/early_fusion.py").run()
+    assert not at.exception and at.subheader[0].value.startswith("Answer:")
+
+
+def fake_partial_cache(root, repo_id: str, files: dict[str, str]) -> None:
+    """The layout huggingface_hub writes: refs/main -> a commit, snapshots/<commit>/<file>."""
+    folder = root / ("models--" + repo_id.replace("/", "--"))
+    (folder / "refs").mkdir(parents=True)
+    (folder / "refs" / "main").write_text("0" * 40)
+    snapshot = folder / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    for name, text in files.items():
+        (snapshot / name).write_text(text)
+
+
+def test_a_hub_model_missing_from_a_partial_cache_falls_back_with_a_message(silent_hub, tmp_path, monkeypatch):
+    """Every role's config is cached (so the automatic choice is the hub), but no weights: each page says it
+    uses the bundled model instead, and works."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for role in registry.ROLES:
+        fake_partial_cache(tmp_path / "hub", registry.HUB_IDS[role], {"config.json": "{}"})
+    assert registry.choose_pack().pack == "hub"
+    text_limits._tokenizer.cache_clear()
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+        assert any("Live pack: **hub**" in c.value for c in at.sidebar.caption)
+        at.selectbox(key="image_source").set_value("shapes: two objects").run()
+        for page in ("pages/patching.py", "pages/early_fusion.py"):
+            start = time.perf_counter()
+            at.switch_page(page).run()
+            assert not at.exception, [e.value for e in at.exception]
+            assert any("Showing the bundled tiny model instead" in w.value for w in at.warning), page
+            assert time.perf_counter() - start < 30
+        assert at.subheader[0].value.startswith("Answer:")
+    finally:
+        text_limits._tokenizer.cache_clear()
