@@ -8,6 +8,8 @@ token) reruns the page script but never the model.
 """
 from __future__ import annotations
 
+import time
+
 import os
 
 import streamlit as st
@@ -38,16 +40,25 @@ def _load(pack: str, role: str) -> registry.LoadedModel:
     return loaded_models().get((pack, role), lambda: registry.load(pack, role))
 
 
+HUB_RETRY_S = 300  # after a failed hub load, serve the bundled model for this long before trying the hub again
+_HUB_FAILURES: dict[tuple[str, str], tuple[float, Exception]] = {}  # (pack, role) -> (when, error); process-wide
+
+
 def model(pack: str, role: str) -> registry.LoadedModel:
     """The model for a role, loaded once per process. If the hub pack fails (offline, partial cache), fall back
     to the bundled pack and say so on the page."""
     label = registry.spec(pack, role).label
     with st.spinner(f"Loading {label} (first use only)…"):
+        failed = _HUB_FAILURES.get((pack, role))
         try:
+            if failed and time.monotonic() - failed[0] < HUB_RETRY_S:  # a hub that just failed: do not wait again
+                raise failed[1]
             return _load(pack, role)
         except Exception as error:  # noqa: BLE001 - any hub failure means "use the bundled model"
             if pack == "bundled":
                 raise
+            if not failed or failed[1] is not error:
+                _HUB_FAILURES[(pack, role)] = (time.monotonic(), error)
             st.warning(
                 f"Could not load {label} from the Hugging Face hub ({type(error).__name__}). "
                 "Showing the bundled tiny model instead."

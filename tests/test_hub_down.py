@@ -51,6 +51,7 @@ def silent_hub(monkeypatch, tmp_path):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # so the probe really tries (the hub library stays offline)
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     models.pack_choice.clear()
+    models._HUB_FAILURES.clear()
     yield accepted
     stop.set()
     thread.join(timeout=2)
@@ -58,6 +59,7 @@ def silent_hub(monkeypatch, tmp_path):
         conn.close()
     listener.close()
     models.pack_choice.clear()  # later tests get the MMA_PACK=bundled choice again
+    models._HUB_FAILURES.clear()
 
 
 def test_the_probe_gives_up_within_its_timeout(silent_hub):
@@ -112,5 +114,11 @@ def test_a_hub_model_missing_from_a_partial_cache_falls_back_with_a_message(sile
             assert any("Showing the bundled tiny model instead" in w.value for w in at.warning), page
             assert time.perf_counter() - start < 30
         assert at.subheader[0].value.startswith("Answer:")
+        tried = []
+        real_load = registry.load
+        monkeypatch.setattr(registry, "load", lambda pack, role: tried.append(pack) or real_load(pack, role))
+        at.switch_page("pages/patching.py").run()  # the failure is remembered: no second wait for the hub
+        assert not at.exception and "hub" not in tried
+        assert any("Showing the bundled tiny model instead" in w.value for w in at.warning)
     finally:
         text_limits._tokenizer.cache_clear()
