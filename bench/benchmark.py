@@ -20,8 +20,11 @@ checkpoints), so this runs offline. Never part of the test run: the numbers are 
 """
 from __future__ import annotations
 
-import argparse
 import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers loads: the hub pack is bench.full_size here
+
+import argparse
 import platform
 import time
 from collections.abc import Callable

@@ -5,6 +5,9 @@ which returns the click position on the image.
 """
 from __future__ import annotations
 
+import io
+from functools import lru_cache
+
 import numpy as np
 import streamlit as st
 from PIL import Image, ImageDraw
@@ -31,6 +34,24 @@ def _grid_picture(image: np.ndarray, grid: tuple[int, int], selected: int) -> Im
     return picture
 
 
+class _EncodedPNG:
+    """A picture encoded once: streamlit_image_coordinates calls `source.save(buffer, format="PNG", ...)` on
+    anything that has a save method, so reruns (every layer or head change) reuse the bytes instead of re-encoding."""
+
+    def __init__(self, picture: Image.Image):
+        buffer = io.BytesIO()
+        picture.save(buffer, format="PNG")
+        self.data = buffer.getvalue()
+
+    def save(self, buffer, **_) -> None:
+        buffer.write(self.data)
+
+
+@lru_cache(maxsize=32)
+def _encoded(pixels: bytes, shape: tuple[int, ...], grid: tuple[int, int], selected: int) -> _EncodedPNG:
+    return _EncodedPNG(_grid_picture(np.frombuffer(pixels, dtype=np.uint8).reshape(shape), grid, selected))
+
+
 def clickable_patch_grid(image: np.ndarray, grid: tuple[int, int], state_key: str, click_key: str) -> None:
     """Draw the grid with the patch in st.session_state[state_key] outlined; a click stores the clicked patch
     there (the same key a selectbox can use, so both controls show one choice)."""
@@ -39,5 +60,5 @@ def clickable_patch_grid(image: np.ndarray, grid: tuple[int, int], state_key: st
         if click:
             st.session_state[state_key] = patch_at(click["x"], click["y"], click["width"], click["height"], grid)
 
-    streamlit_image_coordinates(_grid_picture(image, grid, st.session_state.get(state_key, 0)), key=click_key,
-                                on_click=on_click, cursor="crosshair")
+    picture = _encoded(image.tobytes(), image.shape, tuple(grid), int(st.session_state.get(state_key, 0)))
+    streamlit_image_coordinates(picture, key=click_key, on_click=on_click, cursor="crosshair")

@@ -12,10 +12,11 @@ def mass_chart(mass: dict[str, np.ndarray], title: str = "") -> go.Figure:
         layers = np.arange(values.shape[0])
         fig.add_trace(go.Scatter(x=layers, y=values.mean(axis=1), mode="lines+markers", name=f"{name} (head mean)",
                                  line=dict(color=color, width=3)))
-        for h in range(values.shape[1]):
-            fig.add_trace(go.Scatter(x=layers, y=values[:, h], mode="markers", marker=dict(color=color, size=6,
-                                     opacity=0.45), name=f"{name} head {h}", showlegend=False,
-                                     hovertemplate=f"{name}, head {h}<br>layer %{{x}}: %{{y:.2f}}<extra></extra>"))
+        heads = np.tile(np.arange(values.shape[1]), values.shape[0])  # every head's dot in one trace: one object
+        fig.add_trace(go.Scatter(x=np.repeat(layers, values.shape[1]), y=values.reshape(-1), customdata=heads,
+                                 mode="markers", marker=dict(color=color, size=6, opacity=0.45),
+                                 name=f"{name} heads", showlegend=False,
+                                 hovertemplate=f"{name}, head %{{customdata}}<br>layer %{{x}}: %{{y:.2f}}<extra></extra>"))
     fig.update_layout(title=title, height=340, margin=dict(l=10, r=10, t=40, b=10), xaxis_title="layer",
                       yaxis_title="attention mass", xaxis=dict(dtick=1), yaxis=dict(range=[0, 1]))
     return fig
