@@ -1,29 +1,106 @@
-"""Image and caption embeddings projected to 2-D, one colour per modality, a line per matched pair."""
+"""Image and caption embeddings projected to 2-D or 3-D: one colour per modality, a line per matched pair, the
+images' own thumbnails at their points (2-D), and one chosen item with its nearest neighbours ringed."""
 from __future__ import annotations
 
+import base64
 import html
+import io
 
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image
 
-MODALITY_COLORS = {"image": "#1f77b4", "text": "#ff7f0e"}
+MODALITY_COLORS = {"image": "#1f77b4", "caption": "#ff7f0e"}  # blue/orange: tell apart on light and dark themes
+TRACE_KINDS = ("image", "caption")  # curve numbers 1 and 2 (0 is the pair lines): what a selection maps back to
+THUMBNAIL_PX = 48
+THUMBNAIL_FRACTION = 0.09  # a thumbnail spans this share of the axis range
+
+
+def thumbnail_uri(png: bytes) -> str:
+    """A small PNG data URI: a gallery of 13 thumbnails costs ~40 KB of figure JSON, not megabytes."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    image.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _short(text: str, n: int = 28) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _safe(text: str) -> str:
+    """Captions are user text, and Plotly renders tags (<b>, <a href>) in labels and hovers: show them literally."""
+    return html.escape(text, quote=False)
+
+
+def _pair_lines(image_points: np.ndarray, text_points: np.ndarray, pairs: list[tuple[int, int]]) -> list:
+    """One polyline for every pair, separated by None, per coordinate axis."""
+    axes = []
+    for d in range(image_points.shape[1]):
+        coords: list = []
+        for i, t in pairs:
+            coords += [image_points[i, d], text_points[t, d], None]
+        axes.append(coords)
+    return axes
 
 
 def projection_plot(image_points: np.ndarray, image_labels: list[str], text_points: np.ndarray,
-                    text_labels: list[str], pairs: list[tuple[int, int]], title: str = "") -> go.Figure:
-    """image_points: (I, 2); text_points: (T, 2); pairs: (image index, text index) drawn as dotted lines."""
+                    text_labels: list[str], pairs: list[tuple[int, int]], title: str = "",
+                    thumbnails: list[str] | None = None, image_captions: list[str] | None = None,
+                    chosen: tuple[str, int] | None = None, neighbours: list[tuple[str, int]] = (),
+                    axis_label: str = "PC") -> go.Figure:
+    """image_points: (I, 2 or 3); text_points: (T, same); pairs: (image index, caption index), drawn as dotted lines.
+    thumbnails: one data URI per image, drawn at its point (2-D only). chosen / neighbours: ("image" or "caption",
+    index) to ring in black / grey."""
+    dims = image_points.shape[1]
+    scatter = go.Scatter3d if dims == 3 else go.Scatter
+    xyz = ("x", "y", "z")[:dims]
+    image_captions = image_captions or [""] * len(image_labels)
     fig = go.Figure()
-    for i, t in pairs:
-        fig.add_trace(go.Scatter(x=[image_points[i, 0], text_points[t, 0]], y=[image_points[i, 1], text_points[t, 1]],
-                                 mode="lines", line=dict(color="grey", dash="dot", width=1), showlegend=False,
-                                 hoverinfo="skip"))
-    for name, points, labels, symbol in (("image", image_points, image_labels, "square"),
-                                         ("text", text_points, text_labels, "circle")):
-        fig.add_trace(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers+text", name=name,
-                                 text=[html.escape(label, quote=False) for label in labels],  # may be user text
-                                 textposition="top center", marker=dict(size=12, symbol=symbol,
-                                                                         color=MODALITY_COLORS[name]),
-                                 hovertemplate="%{text}<extra>" + name + "</extra>"))
-    fig.update_layout(title=title, height=480, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                      xaxis_title="PC 1", yaxis_title="PC 2")
+    fig.add_trace(scatter(**dict(zip(xyz, _pair_lines(image_points, text_points, pairs))), mode="lines",
+                          line=dict(color="grey", dash="dot", width=1) if dims == 2 else dict(color="grey", width=2),
+                          name="matched pair", hoverinfo="skip"))
+    fig.add_trace(scatter(
+        **{a: image_points[:, d] for d, a in enumerate(xyz)}, mode="markers", name="image",
+        marker=dict(size=12 if dims == 2 else 6, symbol="square", color=MODALITY_COLORS["image"]),
+        customdata=np.array([[_safe(label), _safe(cap)] for label, cap in zip(image_labels, image_captions)],
+                            dtype=object),
+        hovertemplate="<b>%{customdata[0]}</b><br>its caption: %{customdata[1]}<extra>image</extra>"))
+    fig.add_trace(scatter(
+        **{a: text_points[:, d] for d, a in enumerate(xyz)}, mode="markers+text", name="caption",
+        text=[_safe(_short(t)) for t in text_labels], textposition="top center",
+        marker=dict(size=10 if dims == 2 else 5, symbol="circle", color=MODALITY_COLORS["caption"]),
+        customdata=np.array([_safe(t) for t in text_labels], dtype=object),
+        hovertemplate="%{customdata}<extra>caption</extra>"))
+    rings = [(chosen, "black", 22)] if chosen else []
+    rings += [(n, "grey", 18) for n in neighbours]
+    if rings:
+        points = [(image_points if kind == "image" else text_points)[i] for (kind, i), _, _ in rings]
+        fig.add_trace(scatter(
+            **{a: [p[d] for p in points] for d, a in enumerate(xyz)}, mode="markers", name="chosen + neighbours",
+            marker=dict(size=[s if dims == 2 else s // 2 for _, _, s in rings], color="rgba(0,0,0,0)",
+                        line=dict(color=[c for _, c, _ in rings], width=3)),
+            hoverinfo="skip"))
+    if thumbnails and dims == 2:
+        span = max(np.ptp(np.vstack([image_points, text_points]), axis=0).max(), 1e-6)
+        for uri, (x, y) in zip(thumbnails, image_points):
+            fig.add_layout_image(source=uri, x=x, y=y, xref="x", yref="y", sizex=span * THUMBNAIL_FRACTION,
+                                 sizey=span * THUMBNAIL_FRACTION, xanchor="center", yanchor="middle", layer="above")
+    labels = {a: f"{axis_label} {d + 1}" for d, a in enumerate(xyz)}
+    if dims == 3:
+        fig.update_layout(scene=dict(xaxis_title=labels["x"], yaxis_title=labels["y"], zaxis_title=labels["z"]))
+    else:
+        fig.update_layout(xaxis_title=labels["x"], yaxis_title=labels["y"])
+    fig.update_layout(title=title, height=560, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+                      legend=dict(orientation="h", y=-0.08))
     return fig
+
+
+def selected_item(selection: dict | None) -> tuple[str, int] | None:
+    """The first image or caption point in a Streamlit plotly selection (box or lasso), as (kind, index)."""
+    for point in (selection or {}).get("points", []):
+        curve = point.get("curve_number")
+        if curve in (1, 2):
+            return TRACE_KINDS[curve - 1], int(point["point_index"])
+    return None

@@ -1,7 +1,9 @@
 """CLIP space: contrastive training maps an image and its caption to nearby points of one space.
 
-`embed` runs images and captions through CLIP's two towers and their projections; the unit-length embeddings,
-their cosine similarities and a 2-D PCA of both modalities together are what the page draws.
+`embed` runs images and captions through CLIP's two towers and their projections; the unit-length embeddings and
+their cosine similarities are what the page draws (core/projections.py flattens them to 2-D or 3-D).
+`nearest` ranks every item by cosine to one of them; `patch_text_similarity` pushes each patch token through the
+image projection too, which CLIP was never trained to make meaningful (the page says so).
 """
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from PIL import Image
+
+from core.patching import model_image
 
 
 @dataclass
@@ -33,16 +37,6 @@ class ClipSpace:
         return self.similarity * self.logit_scale
 
 
-def pca(points: np.ndarray, k: int = 2) -> np.ndarray:
-    """(N, D) -> (N, k): coordinates along the top-k principal directions (SVD of the centred points)."""
-    centred = points - points.mean(axis=0, keepdims=True)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)  # vt: (min(N, D), D)
-    components = vt[:k]
-    if components.shape[0] < k:  # fewer points than k: pad with zero directions
-        components = np.vstack([components, np.zeros((k - components.shape[0], points.shape[1]))])
-    return centred @ components.T
-
-
 @torch.inference_mode()
 def embed(clip_model, processor, images: list[Image.Image], image_names: list[str], texts: list[str]) -> ClipSpace:
     if not images or not texts:
@@ -56,3 +50,60 @@ def embed(clip_model, processor, images: list[Image.Image], image_names: list[st
         text_embeds=out.text_embeds.float().numpy(),  # (T, D)
         logit_scale=float(clip_model.logit_scale.exp()),
     )
+
+
+@dataclass
+class Neighbour:
+    kind: str  # "image" or "caption"
+    index: int  # into image_names or texts
+    label: str
+    cosine: float
+
+
+def nearest(space: ClipSpace, kind: str, index: int, k: int = 5) -> list[Neighbour]:
+    """The k items (images and captions together) closest to one item by cosine in the full D-dim space, itself
+    left out. Measured in the space, not in a 2-D projection, which bends distances."""
+    query = (space.image_embeds if kind == "image" else space.text_embeds)[index]  # (D,)
+    candidates = [("image", i, name, float(e @ query)) for i, (name, e) in
+                  enumerate(zip(space.image_names, space.image_embeds))]
+    candidates += [("caption", t, text, float(e @ query)) for t, (text, e) in
+                   enumerate(zip(space.texts, space.text_embeds))]
+    candidates = [c for c in candidates if (c[0], c[1]) != (kind, index)]
+    candidates.sort(key=lambda c: -c[3])
+    return [Neighbour(*c) for c in candidates[:k]]
+
+
+@dataclass
+class PatchTextSimilarity:
+    """cosine: (rows, cols), each patch token's projected embedding against the text embedding;
+    cls_cosine: the same for the pooled CLS token (the image embedding CLIP was trained on);
+    model_image: (H, W, 3) uint8, what the vision tower saw; patch_size: P in pixels."""
+
+    text: str
+    cosine: np.ndarray
+    cls_cosine: float
+    model_image: np.ndarray
+    patch_size: int
+
+
+@torch.inference_mode()
+def patch_text_similarity(clip_model, processor, image: Image.Image, text: str) -> PatchTextSimilarity:
+    """Every patch token of the last vision layer through the same post-LayerNorm and projection as CLS, then
+    cosine with the caption's embedding. CLIP's loss only ever saw the CLS path, so this map is a probe, not a
+    trained output: expect it to be noisy."""
+    inputs = processor(images=image, text=[text], return_tensors="pt", padding=True, truncation=True)
+    vision = clip_model.vision_model(pixel_values=inputs.pixel_values)
+    tokens = clip_model.vision_model.post_layernorm(vision.last_hidden_state)  # (1, 1 + N, d_vision)
+    projected = clip_model.visual_projection(tokens)[0]  # (1 + N, D)
+    projected = projected / projected.norm(dim=-1, keepdim=True)
+    text_embed = clip_model.get_text_features(input_ids=inputs.input_ids, attention_mask=inputs.attention_mask)
+    text_embed = getattr(text_embed, "pooler_output", text_embed)[0]  # transformers 5 returns an output object
+    text_embed = text_embed / text_embed.norm()  # (D,)
+    cosine = (projected @ text_embed).float().numpy()  # (1 + N,)
+    n = cosine.shape[0] - 1
+    side = round(n ** 0.5)
+    if side * side != n:
+        raise ValueError(f"expected a square patch grid, got {n} patches")
+    return PatchTextSimilarity(text, cosine[1:].reshape(side, side), float(cosine[0]),
+                               model_image(inputs.pixel_values, processor.image_processor),
+                               clip_model.config.vision_config.patch_size)

@@ -1,13 +1,17 @@
 import numpy as np
+import pandas as pd
 import streamlit as st
 
-from components import models
+from components import clip_source
 from components.attention_matrix import attention_matrix
+from components.gallery_picker import gallery_picker
 from components.inputs import current, require_image
-from components.projection_plot import projection_plot
+from components.live_training import live_training_panel
+from components.patch_overlay import patch_overlay
+from components.projection_plot import projection_plot, selected_item, thumbnail_uri
 from components.token_bars import token_bars
-from core import images
-from core.clip_space import pca
+from core import projections
+from core.clip_space import nearest
 from core.contrastive import centre_each_modality, info_nce, modality_gap
 from core.zero_shot import TEMPLATES
 
@@ -19,48 +23,81 @@ st.markdown(
 )
 inputs = current()
 image_png = require_image(inputs)
+source = clip_source.pack_source(inputs.pack)
+live = clip_source.live_source()
+if live is not None and st.toggle(f"Use {live.label}", key="clip_use_live",
+                                  help="Trained at the bottom of this page, kept for this session only."):
+    source = live
+st.caption(f"Embeddings from {source.label}.")
 
-gallery = [(name, images.sample_png(name)) for name in images.samples() if name != inputs.image_name]
-named_images = [(inputs.image_name, image_png)] + gallery
-default_captions = [images.samples()[n].caption for n, _ in gallery]
-sample = images.samples().get(inputs.image_name)
-first_caption = sample.caption if sample else (inputs.text or "a photo")  # an upload: what the user typed
-captions_text = st.text_area("Captions, one per line (the first belongs to the sidebar image)",
-                             value="\n".join([first_caption] + default_captions), key="clip_captions", height=160)
-captions = [line.strip() for line in captions_text.splitlines() if line.strip()]
+st.subheader("1. A gallery and its captions")
+items, captions = gallery_picker(inputs, image_png)
 if not captions:
     st.warning("Write at least one caption.")
     st.stop()
-
-space = models.clip_embed(inputs.pack, tuple(named_images), tuple(captions))
-image_labels = [name for name, _ in named_images]
-fig = attention_matrix(space.similarity, image_labels, captions, title="Cosine similarity (images x captions)",
-                       height=520, x_title="captions", y_title="images", value_label="cosine")
-for i in range(min(len(image_labels), len(captions))):  # the matched pairs
+named_images = tuple((item.name, item.png) for item in items)
+space = clip_source.embed(source.key, named_images, tuple(captions), source)
+n_images, pairs_n = len(items), min(len(items), len(captions))
+image_labels = [item.name for item in items]
+as_logits = st.radio("Show", ["cosine", "logits = cosine × CLIP's learned scale"], horizontal=True,
+                     key="clip_matrix_values") != "cosine"
+matrix = space.logits if as_logits else space.similarity
+fig = attention_matrix(matrix, image_labels, captions, height=520, x_title="captions", y_title="images",
+                       title=f"{'Logits' if as_logits else 'Cosine similarity'} (images x captions); "
+                             "boxes: matched pairs", value_label="logit" if as_logits else "cosine")
+for i in range(pairs_n):
     fig.add_shape(type="rect", x0=i - 0.5, x1=i + 0.5, y0=i - 0.5, y1=i + 0.5, line=dict(color="#00d4ff", width=2))
 st.plotly_chart(fig, key="similarity")
 
-n_images = len(image_labels)
-gap = modality_gap(space.image_embeds, space.text_embeds)
-centred = st.toggle("Centre each modality (close the modality gap)", key="clip_centre",
-                    help="Images and captions sit in two separate cones of the shared space. Subtracting each "
-                         "modality's own centroid removes that offset, and matched pairs come together.")
+st.subheader("2. The space, flattened")
+left, middle, right = st.columns(3)
+method = left.segmented_control("Projection", projections.METHODS, default="PCA", key="clip_projection") or "PCA"
+dims = 3 if middle.segmented_control("Dimensions", ["2D", "3D"], default="2D", key="clip_dims") == "3D" else 2
+centred = right.toggle("Centre each modality (close the modality gap)", key="clip_centre",
+                       help="Images and captions sit in two separate cones of the shared space. Subtracting each "
+                            "modality's own centroid removes that offset, and matched pairs come together.")
 image_points, text_points = (centre_each_modality(space.image_embeds, space.text_embeds) if centred
                              else (space.image_embeds, space.text_embeds))
-points = pca(np.vstack([image_points, text_points]))  # (I + T, 2)
-pairs = [(i, i) for i in range(min(n_images, len(captions)))]
-st.plotly_chart(projection_plot(points[:n_images], image_labels, points[n_images:], captions, pairs,
-                                title="PCA of image and caption embeddings"), key="projection")
+projection = clip_source.project(np.vstack([image_points, text_points]), method, dims)
+if projection.note:
+    st.info(projection.note)
+point_labels = [f"image {i}: {name}" for i, name in enumerate(image_labels)]
+point_labels += [f"caption {t}: {text}" for t, text in enumerate(captions)]
+picked = selected_item(st.session_state.get("projection", {}).get("selection"))  # a box/lasso on the last run
+if picked is not None and picked != st.session_state.get("_clip_last_pick"):
+    st.session_state["_clip_last_pick"] = picked
+    st.session_state["clip_point"] = point_labels[picked[1] + (n_images if picked[0] == "caption" else 0)]
+choice = st.selectbox("Nearest neighbours of (or draw a box around a point in the 2-D plot)", point_labels,
+                      key="clip_point")
+index = point_labels.index(choice)
+kind, item_index = ("image", index) if index < n_images else ("caption", index - n_images)
+neighbours = nearest(space, kind, item_index, k=min(5, len(point_labels) - 1))
+coords = projection.coords
+st.plotly_chart(
+    projection_plot(coords[:n_images], image_labels, coords[n_images:], captions, [(i, i) for i in range(pairs_n)],
+                    title=f"{projection.method} of image and caption embeddings",
+                    thumbnails=[thumbnail_uri(item.png) for item in items],
+                    image_captions=captions[:n_images] + [""] * max(0, n_images - len(captions)),
+                    chosen=(kind, item_index), neighbours=[(n.kind, n.index) for n in neighbours],
+                    axis_label="PC" if projection.method == "PCA" else projection.method),
+    key="projection", on_select="rerun", selection_mode=("box", "lasso"))
+gap = modality_gap(space.image_embeds, space.text_embeds)
 st.caption(f"Modality gap: the image centroid and the caption centroid are {gap:.2f} apart (unit vectors; 0 "
-           f"means the two clouds share a centre){' — removed by the toggle' if centred else ''}.")
+           f"means the two clouds share a centre){' — removed by the toggle' if centred else ''}. "
+           "t-SNE and UMAP keep neighbourhoods, not distances: read only who sits next to whom.")
+st.markdown(f"**Nearest to {kind} {item_index}** (cosine in the full {space.image_embeds.shape[1]}-dimensional "
+            "space, not in the picture):")
+st.dataframe(pd.DataFrame([(n.kind, n.index, n.label, round(n.cosine, 3)) for n in neighbours],
+                          columns=["kind", "index", "item", "cosine"]), hide_index=True, key="clip_neighbours")
 
-st.subheader("The loss that shaped this space: InfoNCE")
-pairs_n = min(n_images, len(captions))
+st.subheader("3. The loss that shaped this space: InfoNCE")
 st.markdown(
     f"Over the {pairs_n} matched pairs (image *i* with caption *i*): logits = cos(image, caption) / τ; each image must "
     "pick its own caption among all captions (softmax over a row) and each caption its own image (over a column). "
     "CLIP learns τ; a small τ makes the softmax sharp."
 )
+st.latex(r"\mathcal{L} = -\frac{1}{2N}\sum_{i=1}^{N}\Big[\log\frac{e^{s_{ii}/\tau}}{\sum_j e^{s_{ij}/\tau}}"
+         r" + \log\frac{e^{s_{ii}/\tau}}{\sum_j e^{s_{ji}/\tau}}\Big]")
 temperature = st.slider("Temperature τ", 0.005, 1.0, float(np.clip(round(1 / space.logit_scale, 3), 0.005, 1.0)), 0.005,
                         key="clip_temperature", format="%.3f")
 loss = info_nce(space.image_embeds[:pairs_n], space.text_embeds[:pairs_n], temperature)
@@ -70,7 +107,7 @@ middle.metric("caption → image", f"{loss.text_to_image:.3f}")
 right.metric("InfoNCE (mean)", f"{loss.loss:.3f}", help=f"Chance level: ln({pairs_n}) = {np.log(pairs_n):.3f}")
 st.caption(f"CLIP's own learned temperature: τ = 1/{space.logit_scale:.1f} = {1 / space.logit_scale:.3f}.")
 
-st.subheader("Zero-shot classification: class names as captions")
+st.subheader("4. Zero-shot classification: class names as captions")
 default_classes = ("red circle, blue square, green triangle, yellow circle, orange triangle, purple square"
                    if inputs.pack == "bundled" else "cat, dog, astronaut, cup of coffee, rocket")
 class_text = st.text_input("Classes, comma-separated", default_classes, key="clip_classes", max_chars=400)
@@ -79,9 +116,26 @@ templates = st.multiselect("Prompt templates ({} is the class name)", list(TEMPL
 class_names = [c.strip() for c in class_text.split(",") if c.strip()]
 templates = [t for t in templates if "{}" in t]
 if class_names and templates:
-    result = models.zero_shot_classify(inputs.pack, image_png, tuple(class_names), tuple(templates))
+    result = clip_source.classify(source.key, image_png, tuple(class_names), tuple(templates), source)
     st.plotly_chart(token_bars(result.probabilities, class_names, value_label="probability",
                                title=f"{len(templates)} template(s) ensembled: the mean of their unit embeddings"),
                     key="zero_shot")
 else:
     st.info("Give at least one class name and one template containing {}.")
+
+st.subheader("5. Text → patch similarity (a probe CLIP was not trained for)")
+patch_caption = st.selectbox("Caption to compare with every patch of the sidebar image", captions,
+                             key="clip_patch_text")
+probe = clip_source.patch_text(source.key, image_png, patch_caption, source)
+st.plotly_chart(patch_overlay(probe.model_image, probe.patch_size, probe.cosine.shape, probe.cosine,
+                              title="cosine(patch token → image projection, caption embedding)",
+                              value_label="cosine"), key="patch_text")
+st.caption(
+    f"Each patch token of the last vision layer goes through the same LayerNorm and projection as the CLS token, "
+    f"then is compared with the caption (CLS itself: {probe.cls_cosine:.3f}). Honest note: CLIP's loss only ever "
+    "trained the CLS path, so the patch tokens were never asked to land near words; this map is noisy and often "
+    "lights up the background. Models trained for it (e.g. with a patch-level loss) ground far better."
+)
+
+st.subheader("6. Train a mini-CLIP yourself")
+live_training_panel()

@@ -5,15 +5,6 @@ from core import clip_space, shapes_world
 from tests.models import bundled
 
 
-def test_pca_returns_one_point_per_item_and_keeps_the_main_direction():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(10, 5)) * np.array([10, 1, 1, 0.1, 0.1])
-    points = clip_space.pca(x)
-    assert points.shape == (10, 2)
-    assert points[:, 0].var() > 10 * points[:, 1].var()
-    assert clip_space.pca(x[:1]).shape == (1, 2)
-
-
 def test_similarity_is_cosine_of_unit_embeddings_and_matching_captions_win():
     clip = bundled("clip")
     scenes = [shapes_world.make_scene(980_000_000 + i, n_objects=1) for i in range(6)]
@@ -30,3 +21,33 @@ def test_embed_refuses_an_empty_side():
     clip = bundled("clip")
     with pytest.raises(ValueError):
         clip_space.embed(clip.model, clip.processor, [], [], ["a red circle"])
+
+
+def _scenes_and_captions(n: int = 6):
+    scenes = [shapes_world.make_scene(980_000_000 + i, n_objects=1) for i in range(n)]
+    return scenes, [shapes_world.caption(s) for s in scenes]
+
+
+def test_nearest_ranks_images_and_captions_by_cosine_and_leaves_the_item_out():
+    clip = bundled("clip")
+    scenes, captions = _scenes_and_captions()
+    space = clip_space.embed(clip.model, clip.processor, [s.image for s in scenes], [str(i) for i in range(6)],
+                             captions)
+    neighbours = clip_space.nearest(space, "image", 2, k=11)
+    assert len(neighbours) == 11 and ("image", 2) not in [(n.kind, n.index) for n in neighbours]
+    cosines = [n.cosine for n in neighbours]
+    assert cosines == sorted(cosines, reverse=True)
+    first_caption = next(n for n in neighbours if n.kind == "caption")
+    assert np.isclose(first_caption.cosine, space.similarity[2].max(), atol=1e-6)
+    assert first_caption.index == 2  # the trained model puts an image's own caption nearest among the captions
+
+
+def test_patch_text_similarity_is_a_patch_grid_and_its_cls_equals_the_image_embedding_path():
+    clip = bundled("clip")
+    scenes, captions = _scenes_and_captions(2)
+    probe = clip_space.patch_text_similarity(clip.model, clip.processor, scenes[0].image, captions[1])
+    assert probe.cosine.shape == (8, 8) and probe.patch_size == 8
+    assert probe.model_image.shape == (64, 64, 3)
+    assert np.abs(probe.cosine).max() <= 1 + 1e-5
+    space = clip_space.embed(clip.model, clip.processor, [scenes[0].image], ["0"], [captions[1]])
+    assert np.isclose(probe.cls_cosine, space.similarity[0, 0], atol=1e-5)  # CLS through the same path = CLIP's own

@@ -141,18 +141,6 @@ def test_empty_question_gives_a_message_not_a_traceback():
     assert any("empty" in w.value for w in at.warning)
 
 
-def test_clip_space_matrix_is_images_by_captions_and_follows_caption_edits():
-    at = open_page("pages/clip_space.py")
-    captions = [c for c in at.text_area(key="clip_captions").value.splitlines() if c.strip()]
-    sim = heatmap_z(figures(at)[0])
-    assert sim.shape == (len(images.samples()), len(captions))
-    projection = figures(at)[1]
-    markers = [t for t in projection["data"] if t.get("mode") == "markers+text"]
-    assert sum(len(decode(t["x"])) for t in markers) == sim.shape[0] + sim.shape[1]
-    at.text_area(key="clip_captions").set_value("a red circle\na blue square").run()
-    assert heatmap_z(figures(at)[0]).shape == (sim.shape[0], 2)
-
-
 def test_early_fusion_shows_answer_and_the_joint_matrix_with_the_boundary():
     at = open_page("pages/early_fusion.py")
     expected = expected_on_default_image(at, early_fusion.fuse, "fusion")
@@ -307,29 +295,3 @@ def test_the_three_designs_table_and_audio_illustration_follow_the_input():
     assert any("**500 audio**" in m.value for m in at.markdown) and [m.value for m in at.markdown] != before
 
 
-def test_clip_space_infonce_follows_temperature_and_centring_moves_the_points():
-    at = open_page("pages/clip_space.py")
-    mean = next(m for m in at.metric if m.label == "InfoNCE (mean)")
-    before = mean.value
-    at.slider(key="clip_temperature").set_value(1.0).run()
-    after = next(m for m in at.metric if m.label == "InfoNCE (mean)").value
-    assert after != before
-    projection = figures(at)[1]
-    at.toggle(key="clip_centre").set_value(True).run()
-    assert not at.exception
-    moved = figures(at)[1]
-    xs = lambda fig: np.concatenate([decode(t["x"]) for t in fig["data"] if t.get("mode") == "markers+text"])  # noqa
-    assert not np.allclose(xs(projection), xs(moved))
-
-
-def test_zero_shot_bars_follow_classes_and_templates():
-    at = open_page("pages/clip_space.py")
-    bars = next(f for f in figures(at) if "ensembled" in f["layout"]["title"]["text"])
-    probabilities = decode(bars["data"][0]["y"])
-    assert np.isclose(probabilities.sum(), 1.0, atol=1e-5) and len(probabilities) == 6
-    at.text_input(key="clip_classes").set_value("red triangle, green circle, blue square").run()
-    bars = next(f for f in figures(at) if "ensembled" in f["layout"]["title"]["text"])
-    assert len(decode(bars["data"][0]["y"])) == 3
-    at.multiselect(key="clip_templates").set_value(["a {}", "a photo of a {}."]).run()
-    assert not at.exception
-    assert any("2 template(s)" in f["layout"]["title"]["text"] for f in figures(at))

@@ -1,0 +1,81 @@
+"""Which CLIP the CLIP space page runs: the live pack's, or the mini-CLIP this session trained on the page.
+
+Every result is cached with `st.cache_data` under a source key (the pack name, or "live:<run id>") plus the inputs,
+so switching projection method, dimension or chosen point never re-embeds anything. The model itself travels as an
+underscore argument (not hashed): the key alone tells two sources apart.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from components import models
+from core import clip_space, images, projections, zero_shot
+
+LIVE_STATE = "live_clip"  # session_state key of this session's trained mini-CLIP (a LiveRun)
+
+
+@dataclass
+class ClipSource:
+    key: str  # the pack name, or "live:<run id>"
+    label: str
+    model: object
+    processor: object
+
+
+@dataclass
+class LiveRun:
+    """A mini-CLIP trained in this session (per session, never shared: ~0.8 MB of weights)."""
+
+    run_id: str
+    model: object
+    processor: object
+    steps: int
+    seconds: float
+    zero_shot_accuracy: float  # on core.evaluate's held-out scenes
+    losses: list[float]  # the loss curve as reported during training
+    loss_steps: list[int]
+
+
+def pack_source(pack: str) -> ClipSource:
+    loaded = models.model(pack, "clip")
+    return ClipSource(pack, f"the {pack} pack's CLIP", loaded.model, loaded.processor)
+
+
+def live_source() -> ClipSource | None:
+    run: LiveRun | None = st.session_state.get(LIVE_STATE)
+    if run is None:
+        return None
+    return ClipSource(f"live:{run.run_id}", f"your mini-CLIP ({run.steps} steps, {run.seconds:.0f} s)", run.model,
+                      run.processor)
+
+
+@st.cache_data(show_spinner="Embedding images and captions…", max_entries=64)
+def embed(key: str, named_images: tuple[tuple[str, bytes], ...], texts: tuple[str, ...],
+          _source: ClipSource) -> clip_space.ClipSpace:
+    return clip_space.embed(_source.model, _source.processor, [images.load_image(png) for _, png in named_images],
+                            [name for name, _ in named_images], list(texts))
+
+
+@st.cache_data(show_spinner="Projecting…", max_entries=64)
+def project(points: np.ndarray, method: str, dims: int) -> projections.Projection:
+    """Keyed by the points themselves: a new method or dimension reuses the embeddings, never the model."""
+    spinner = "Compiling UMAP (first use on this server only, ~20 s)…" if method == "UMAP" else None
+    if spinner:
+        with st.spinner(spinner):
+            return projections.project(points, method, dims)
+    return projections.project(points, method, dims)
+
+
+@st.cache_data(show_spinner="Classifying with prompts…", max_entries=64)
+def classify(key: str, image_png: bytes, class_names: tuple[str, ...], templates: tuple[str, ...],
+             _source: ClipSource) -> zero_shot.ZeroShot:
+    return zero_shot.zero_shot(_source.model, _source.processor, images.load_image(image_png), list(class_names),
+                               list(templates))
+
+
+@st.cache_data(show_spinner="Comparing every patch with the text…", max_entries=64)
+def patch_text(key: str, image_png: bytes, text: str, _source: ClipSource) -> clip_space.PatchTextSimilarity:
+    return clip_space.patch_text_similarity(_source.model, _source.processor, images.load_image(image_png), text)

@@ -1,0 +1,68 @@
+"""The CLIP page's gallery: the sidebar image first, then chosen samples and the student's own uploads (kept in
+memory only), each paired with an editable caption. Editing the gallery keeps every caption the student typed."""
+from __future__ import annotations
+
+import streamlit as st
+
+from components.inputs import Inputs
+from core import gallery, images
+
+MAX_UPLOADS = 8  # each image costs one vision forward; eight keeps a shared 2-core server responsive
+CAPTIONS_KEY, CAPTION_NAMES_KEY = "clip_captions", "_clip_caption_names"
+
+
+def _sidebar_item(inputs: Inputs, image_png: bytes) -> gallery.GalleryItem:
+    sample = images.samples().get(inputs.image_name)
+    caption = sample.caption if sample else (inputs.text or "a photo")  # an upload: what the student typed
+    return gallery.GalleryItem(inputs.image_name, image_png, caption, sample.kind if sample else "upload")
+
+
+def _uploads() -> list[gallery.GalleryItem]:
+    files = st.file_uploader("Add your own images (kept in memory for this session only)",
+                             type=list(images.UPLOAD_TYPES), accept_multiple_files=True, key="clip_uploads")
+    items = []
+    for file in (files or [])[:MAX_UPLOADS]:
+        try:
+            loaded = images.read_upload(file.getvalue())
+        except images.ImageInputError as error:
+            st.error(f"{file.name}: {error}")
+            continue
+        except Exception as error:  # noqa: BLE001 - one bad file must not take the page down
+            st.error(f"{file.name} could not be read as an image ({type(error).__name__}).")
+            continue
+        items.append(gallery.GalleryItem(f"upload: {file.name}", images.to_png(loaded.image), "a photo", "upload"))
+    if files and len(files) > MAX_UPLOADS:
+        st.warning(f"Only the first {MAX_UPLOADS} uploads are used.")
+    return items
+
+
+def _sync_captions(items: list[gallery.GalleryItem]) -> None:
+    """When the gallery changes, rebuild the caption list line by line: an image that stays keeps its (edited)
+    caption, a new one brings its default, extra lines (captions with no image) stay at the end."""
+    names = [item.name for item in items]
+    previous = st.session_state.get(CAPTION_NAMES_KEY)
+    if previous == names:
+        return
+    lines = st.session_state.get(CAPTIONS_KEY, "").splitlines() if previous else []
+    kept = dict(zip(previous or [], lines))
+    extra = lines[len(previous or []):]
+    st.session_state[CAPTIONS_KEY] = "\n".join([kept.get(item.name, item.caption) for item in items] + extra)
+    st.session_state[CAPTION_NAMES_KEY] = names
+
+
+def gallery_picker(inputs: Inputs, image_png: bytes) -> tuple[list[gallery.GalleryItem], list[str]]:
+    """Draws the gallery controls; returns the images (sidebar image first) and the non-empty captions."""
+    catalogue = gallery.catalogue()
+    first = _sidebar_item(inputs, image_png)
+    options = [name for name in catalogue if name != first.name]
+    defaults = [name for name in gallery.default_names(inputs.pack) if name in options]
+    chosen = st.multiselect("Gallery images (the sidebar image always comes first)", options, default=defaults,
+                            key="clip_gallery")
+    items = [first] + [catalogue[name] for name in chosen] + _uploads()
+    if len(items) < gallery.MIN_GALLERY:
+        st.caption(f"{len(items)} images: the projections read better with {gallery.MIN_GALLERY} or more.")
+    st.image([item.png for item in items], caption=[f"{i}. {item.name}" for i, item in enumerate(items)], width=72)
+    _sync_captions(items)
+    text = st.text_area("Captions, one per line: line i belongs to image i; lines beyond the images are extra "
+                        "captions with no image of their own", key=CAPTIONS_KEY, height=200)
+    return items, [line.strip() for line in text.splitlines() if line.strip()]

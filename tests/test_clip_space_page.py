@@ -1,0 +1,185 @@
+"""The CLIP space page through AppTest on the bundled pack: the matrix follows the gallery and the captions, the
+projections switch without re-embedding, and the page's numbers are the model's own."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from components import clip_source, live_training
+from core import clip_space, gallery, live_clip
+from tests.models import bundled
+from tests.test_pages import decode, figures, heatmap_z, open_page
+
+
+def figure_titled(at, words: str) -> dict:
+    return next(f for f in figures(at) if words in f["layout"].get("title", {}).get("text", ""))
+
+
+def captions_of(at) -> list[str]:
+    return [c.strip() for c in at.text_area(key="clip_captions").value.splitlines() if c.strip()]
+
+
+def projection_points(figure: dict) -> np.ndarray:
+    """(images + captions, dims) from the image and caption traces (curves 1 and 2)."""
+    traces = figure["data"][1:3]
+    axes = ("x", "y", "z") if traces[0]["type"] == "scatter3d" else ("x", "y")
+    return np.vstack([np.stack([decode(t[a]) for a in axes], axis=1) for t in traces])
+
+
+@pytest.fixture
+def clip_page():
+    return open_page("pages/clip_space.py")
+
+
+def test_gallery_has_at_least_eight_images_and_the_matrix_follows_caption_edits(clip_page):
+    at = clip_page
+    n_images = 1 + len(at.multiselect(key="clip_gallery").value)
+    assert n_images >= gallery.MIN_GALLERY
+    sim = heatmap_z(figure_titled(at, "Cosine similarity"))
+    assert sim.shape == (n_images, len(captions_of(at)))
+    edited = captions_of(at)
+    edited[1] = "a green square"
+    at.text_area(key="clip_captions").set_value("\n".join(edited)).run()
+    after = heatmap_z(figure_titled(at, "Cosine similarity"))
+    assert after.shape == sim.shape
+    assert not np.allclose(after[:, 1], sim[:, 1]) and np.allclose(np.delete(after, 1, 1), np.delete(sim, 1, 1))
+    at.text_area(key="clip_captions").set_value("a red circle\na blue square").run()
+    assert heatmap_z(figure_titled(at, "Cosine similarity")).shape == (n_images, 2)
+
+
+def test_removing_an_image_keeps_the_other_edited_captions(clip_page):
+    at = clip_page
+    edited = captions_of(at)
+    edited[2] = "my own words"
+    at.text_area(key="clip_captions").set_value("\n".join(edited)).run()
+    gallery_names = at.multiselect(key="clip_gallery").value
+    at.multiselect(key="clip_gallery").set_value(gallery_names[:1] + gallery_names[2:]).run()  # drop image 2
+    assert "my own words" not in captions_of(at)  # its caption left with it
+    at.multiselect(key="clip_gallery").set_value(gallery_names).run()
+    assert captions_of(at)[2] == gallery.catalogue()[gallery_names[1]].caption  # back, with its default caption
+    edited = captions_of(at)
+    edited[1] = "kept through a gallery change"
+    at.text_area(key="clip_captions").set_value("\n".join(edited)).run()
+    at.multiselect(key="clip_gallery").set_value(gallery_names[:-1]).run()
+    assert captions_of(at)[1] == "kept through a gallery change"
+
+
+def test_logits_are_cosine_times_the_learned_scale(clip_page):
+    at = clip_page
+    cosine = heatmap_z(figure_titled(at, "Cosine similarity"))
+    at.radio(key="clip_matrix_values").set_value(at.radio(key="clip_matrix_values").options[1]).run()
+    logits = heatmap_z(figure_titled(at, "Logits"))
+    scale = bundled("clip").model.logit_scale.exp().item()
+    assert np.allclose(logits, cosine * scale, atol=1e-3)
+
+
+def test_switching_projection_changes_the_figure_without_re_embedding(clip_page, monkeypatch):
+    at = clip_page
+    calls = []
+    original = clip_space.embed
+    monkeypatch.setattr(clip_space, "embed", lambda *a, **k: calls.append(1) or original(*a, **k))
+    pca = projection_points(figure_titled(at, "of image and caption embeddings"))
+    n_items = 1 + len(at.multiselect(key="clip_gallery").value) + len(captions_of(at))
+    assert pca.shape == (n_items, 2)
+    shown = {"PCA": pca}
+    for method in ("t-SNE", "UMAP"):
+        at.segmented_control(key="clip_projection").set_value(method).run()
+        assert not at.exception, [e.value for e in at.exception]
+        figure = figure_titled(at, f"{method} of image and caption embeddings")
+        shown[method] = projection_points(figure)
+        assert shown[method].shape == (n_items, 2)
+    at.segmented_control(key="clip_dims").set_value("3D").run()
+    figure = figure_titled(at, "UMAP of image and caption embeddings")
+    assert figure["data"][1]["type"] == "scatter3d" and projection_points(figure).shape == (n_items, 3)
+    assert not np.allclose(shown["PCA"], shown["t-SNE"]) and not np.allclose(shown["t-SNE"], shown["UMAP"])
+    assert calls == []  # every switch was a cache hit on the embeddings
+
+
+def test_thumbnails_hover_captions_and_nearest_neighbours_of_a_chosen_point(clip_page):
+    at = clip_page
+    figure = figure_titled(at, "of image and caption embeddings")
+    n_images = 1 + len(at.multiselect(key="clip_gallery").value)
+    assert len(figure["layout"]["images"]) == n_images
+    assert all(image["source"].startswith("data:image/png;base64,") for image in figure["layout"]["images"])
+    assert figure["data"][1]["customdata"][0][1] == captions_of(at)[0]  # an image's hover shows its caption
+    option = next(o for o in at.selectbox(key="clip_point").options if o.startswith("caption 3:"))
+    at.selectbox(key="clip_point").set_value(option).run()
+    table = at.dataframe[0].value
+    assert len(table) == 5 and list(table["cosine"]) == sorted(table["cosine"], reverse=True)
+    assert not ((table["kind"] == "caption") & (table["index"] == 3)).any()
+    rings = next(t for t in figure_titled(at, "of image and caption embeddings")["data"]
+                 if t["name"] == "chosen + neighbours")
+    assert len(decode(rings["x"])) == 6
+
+
+def test_the_pages_infonce_equals_clips_own_loss_at_its_temperature(clip_page):
+    at = clip_page
+    captions = captions_of(at)
+    n = min(len(captions), 1 + len(at.multiselect(key="clip_gallery").value))
+    scale = bundled("clip").model.logit_scale.exp().item()
+    at.slider(key="clip_temperature").set_value(round(1 / scale, 3)).run()
+    shown = float(next(m for m in at.metric if m.label == "InfoNCE (mean)").value)
+    clip = bundled("clip")
+    names = [at.selectbox(key="image_source").value] + at.multiselect(key="clip_gallery").value
+    pictures = [clip_space_image(name) for name in names[:n]]
+    inputs = clip.processor(images=pictures, text=captions[:n], return_tensors="pt", padding=True)
+    with torch.inference_mode():
+        own = float(clip.model(**inputs, return_loss=True).loss)
+    temperature_rounding = abs(round(1 / scale, 3) - 1 / scale) * scale * 4  # the slider's 0.001 step
+    assert abs(shown - own) <= 1e-3 + temperature_rounding
+
+
+def clip_space_image(name: str):
+    from core import images
+    return images.load_image(gallery.catalogue()[name].png if name in gallery.catalogue() else images.sample_png(name))
+
+
+def test_text_to_patch_similarity_is_a_grid_that_follows_the_caption(clip_page):
+    at = clip_page
+    first = heatmap_z(figure_titled(at, "cosine(patch token"))
+    assert first.shape == (8, 8)
+    at.selectbox(key="clip_patch_text").set_value(at.selectbox(key="clip_patch_text").options[3]).run()
+    assert not np.allclose(first, heatmap_z(figure_titled(at, "cosine(patch token")))
+    assert any("was not trained" in c.value or "only ever trained the CLS path" in c.value for c in at.caption)
+
+
+def test_live_training_button_trains_and_the_page_can_use_the_result(clip_page, monkeypatch):
+    monkeypatch.setattr(live_training, "CONFIG", live_clip.LiveConfig(max_steps=12, report_every=4))
+    monkeypatch.setattr(live_training, "HELD_OUT_SCENES", 20)
+    at = clip_page
+    before = heatmap_z(figure_titled(at, "Cosine similarity"))
+    at.button(key="live_train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.toggle(key="clip_use_live").value  # switched on after training
+    assert any("your mini-CLIP (12 steps" in c.value for c in at.caption)
+    accuracy = next(m for m in at.metric if m.label == "Zero-shot on held-out scenes")
+    assert accuracy.value.endswith("%")
+    assert not np.allclose(before, heatmap_z(figure_titled(at, "Cosine similarity")))  # a different model
+    at.toggle(key="clip_use_live").set_value(False).run()
+    assert np.allclose(before, heatmap_z(figure_titled(at, "Cosine similarity")))
+    assert isinstance(at.session_state[clip_source.LIVE_STATE], clip_source.LiveRun)
+
+
+def test_infonce_follows_temperature_and_centring_moves_the_points(clip_page):
+    at = clip_page
+    before = next(m for m in at.metric if m.label == "InfoNCE (mean)").value
+    at.slider(key="clip_temperature").set_value(1.0).run()
+    assert next(m for m in at.metric if m.label == "InfoNCE (mean)").value != before
+    projection = projection_points(figure_titled(at, "of image and caption embeddings"))
+    at.toggle(key="clip_centre").set_value(True).run()
+    assert not at.exception
+    moved = projection_points(figure_titled(at, "of image and caption embeddings"))
+    assert not np.allclose(projection, moved)
+    assert any("removed by the toggle" in c.value for c in at.caption)
+
+
+def test_zero_shot_bars_follow_classes_and_templates(clip_page):
+    at = clip_page
+    probabilities = decode(figure_titled(at, "ensembled")["data"][0]["y"])
+    assert np.isclose(probabilities.sum(), 1.0, atol=1e-5) and len(probabilities) == 6
+    at.text_input(key="clip_classes").set_value("red triangle, green circle, blue square").run()
+    assert len(decode(figure_titled(at, "ensembled")["data"][0]["y"])) == 3
+    at.multiselect(key="clip_templates").set_value(["a {}", "a photo of a {}."]).run()
+    assert not at.exception
+    assert figure_titled(at, "2 template(s)")
