@@ -16,7 +16,7 @@ from core.patching import patch_at
 from core.prediction import Bins, grade_choice, grade_patch
 
 SHOWN_PX = 320
-GUESS, TRUTH = (0, 212, 255), (255, 196, 0)  # cyan and amber: both read on the grey scenes and on photos
+GUESS, TRUTH = (0, 212, 255), (255, 0, 200)  # cyan and magenta, each in a black frame: readable on any object
 
 
 def predict_toggle(prefix: str) -> bool:
@@ -43,14 +43,16 @@ def _picture(image: np.ndarray, grid: tuple[int, int], guess: int | None, truth:
         draw.line([(0, r * h / rows), (w, r * h / rows)], fill=(255, 255, 255), width=1)
 
     def outline(patch: int, colour: tuple[int, int, int], inset: int) -> None:
+        """A coloured frame inside a black one, so it reads on any object's colour (a light frame on a yellow square)."""
         r, c = divmod(patch, cols)
-        draw.rectangle([c * w / cols + inset, r * h / rows + inset, (c + 1) * w / cols - inset,
-                        (r + 1) * h / rows - inset], outline=colour, width=3)
+        box = [c * w / cols + inset, r * h / rows + inset, (c + 1) * w / cols - inset, (r + 1) * h / rows - inset]
+        draw.rectangle(box, outline=(0, 0, 0), width=5)
+        draw.rectangle([box[0] + 1, box[1] + 1, box[2] - 1, box[3] - 1], outline=colour, width=3)
 
     for patch in truth:
         outline(patch, TRUTH, 0)
     if guess is not None:
-        outline(guess, GUESS, 3)
+        outline(guess, GUESS, 6)
     return picture
 
 
@@ -104,7 +106,7 @@ def patch_question(key: str, prompt: str, image: np.ndarray, grid: tuple[int, in
         (st.success if verdict.hit else st.info)(verdict.sentence)
         left, right = st.columns([1, 1])
         left.image(_picture(image, grid, guess, verdict.top), width=SHOWN_PX,
-                   caption="cyan: your guess · amber: the model's top patches")
+                   caption="cyan: your guess · magenta: the model's top patches")
         with right:
             _again(key)
 
