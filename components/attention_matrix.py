@@ -30,21 +30,21 @@ def attention_matrix(
     """matrix: (queries, keys). boundaries: ('x' or 'y', position) lines, e.g. where text tokens end."""
     if matrix.shape != (len(query_labels), len(key_labels)):
         raise ValueError(f"matrix {matrix.shape} vs {len(query_labels)} query and {len(key_labels)} key labels")
-    fig = go.Figure(go.Heatmap(
+    heatmap = go.Heatmap(
         z=matrix, x=unique_labels(key_labels), y=unique_labels(query_labels), colorscale=COLORSCALE,
         colorbar=dict(title=value_label, thickness=12),
         hovertemplate=f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>{value_label} %{{z:.3f}}<extra></extra>",
-    ))
-    for axis, position in boundaries or []:
-        line = dict(color="#00d4ff", width=2)
-        if axis == "x":
-            fig.add_shape(type="line", x0=position, x1=position, y0=-0.5, y1=len(query_labels) - 0.5, line=line)
-        else:
-            fig.add_shape(type="line", y0=position, y1=position, x0=-0.5, x1=len(key_labels) - 0.5, line=line)
-    for x, y, text in block_labels or []:  # (column, row, label) at a block's centre
-        fig.add_annotation(x=x, y=y, xref="x", yref="y", text=text, showarrow=False,
-                           font=dict(color="white", size=14), bgcolor="rgba(0,0,0,0.45)")
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
-    fig.update_yaxes(autorange="reversed", title=y_title)
-    fig.update_xaxes(title=x_title, tickangle=-60 if len(key_labels) > 12 else -25)
-    return fig
+    )
+    line = dict(color="#00d4ff", width=2)
+    shapes = [dict(type="line", x0=position, x1=position, y0=-0.5, y1=len(query_labels) - 0.5, line=line)
+              if axis == "x" else
+              dict(type="line", y0=position, y1=position, x0=-0.5, x1=len(key_labels) - 0.5, line=line)
+              for axis, position in boundaries or []]
+    annotations = [dict(x=x, y=y, xref="x", yref="y", text=text, showarrow=False, font=dict(color="white", size=14),
+                        bgcolor="rgba(0,0,0,0.45)")
+                   for x, y, text in block_labels or []]  # (column, row, label) at a block's centre
+    # One constructor call: each add_shape/update_layout re-validates the whole figure on every rerun
+    return go.Figure(data=[heatmap], layout=dict(
+        title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), shapes=shapes,
+        annotations=annotations, yaxis=dict(autorange="reversed", title=y_title),
+        xaxis=dict(title=x_title, tickangle=-60 if len(key_labels) > 12 else -25)))

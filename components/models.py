@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import lru_cache
 
 import numpy as np
 import streamlit as st
@@ -66,6 +67,7 @@ def model(pack: str, role: str) -> registry.LoadedModel:
             return _load("bundled", role)
 
 
+@lru_cache(maxsize=8)  # several results per input (ask and the math panel's encoding): decode the PNG once
 def _image(image_png: bytes):
     return images.load_image(image_png)
 
