@@ -6,14 +6,18 @@ each page under test-artifacts/.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -186,3 +190,99 @@ def test_the_question_and_pack_follow_the_student_to_another_page(server, browse
     assert "Live pack: bundled" in body and "Answer: circle" in body
     _assert_no_exception(page, "cross-attention after navigating")
     page.close()
+
+
+def _marked_png(marker: str) -> bytes:
+    """A red circle and a blue square, with a unique marker in a PNG text chunk (to look for on disk later)."""
+    from PIL import Image, ImageDraw, PngImagePlugin
+
+    image = Image.new("RGB", (160, 160), (128, 128, 128))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((20, 20, 70, 70), fill=(220, 30, 30))
+    draw.rectangle((90, 90, 140, 140), fill=(30, 60, 220))
+    info = PngImagePlugin.PngInfo()
+    info.add_text("marker", marker)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+def _files_containing(marker: bytes, since: float) -> list[str]:
+    """Files written since `since` (repo, temp dir, home) that contain the marker bytes."""
+    found = []
+    for top in {ROOT, Path(tempfile.gettempdir()), Path.home()}:
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = [d for d in dirnames if d not in (".git", "node_modules", "proc")]
+            for name in filenames:
+                path = Path(dirpath) / name
+                try:
+                    stat = path.stat()
+                    if stat.st_mtime >= since and stat.st_size < 50 * 2 ** 20 and marker in path.read_bytes():
+                        found.append(str(path))
+                except OSError:
+                    continue
+    return found
+
+
+def _upload(page, name: str, data: bytes, mime: str = "image/png") -> None:
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.locator('[data-testid="stSelectbox"]').filter(has_text="Image").first.click()
+    page.get_by_role("option", name="upload an image").click()
+    _wait_until_idle(page)
+    sidebar.locator('input[type="file"]').set_input_files({"name": name, "mimeType": mime, "buffer": data})
+    _wait_until_idle(page)
+
+
+def test_upload_an_image_ask_a_question_and_click_a_token(server, browser):
+    """The whole student path on the cross-attention page, and the upload never touches the disk."""
+    page = open_page(browser, server, "Cross-attention", height=2200)
+    started = time.time() - 1
+    marker = f"mma-upload-{uuid.uuid4().hex}"
+    _upload(page, "two-shapes.png", _marked_png(marker))
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.locator("img").first.wait_for(timeout=30_000)
+    box = sidebar.locator('[data-testid="stTextInputField"]')
+    box.fill("what shape is the red object?")
+    box.press("Enter")
+    _wait_until_idle(page)
+    page.get_by_text("Answer:").first.wait_for(timeout=60_000)
+    body = page.inner_text("body")
+    assert "Question: “what shape is the red object?”" in body
+    _assert_no_exception(page, "cross-attention after an upload and a question")
+    page.screenshot(path=str(ARTIFACTS / "cross-attention-upload-question.png"), full_page=True)
+
+    def heat_title() -> str:
+        return page.evaluate("() => document.querySelectorAll('.js-plotly-plot')[1].layout.title.text")
+
+    before = heat_title()
+    names = page.evaluate("() => Array.from(document.querySelectorAll('button')).map(b => b.innerText.trim())")
+    assert "shape" in names, names
+    page.locator("button", has_text=re.compile(r"^shape$")).first.click()  # the token picker (segmented control)
+    page.wait_for_function("(t) => document.querySelectorAll('.js-plotly-plot')[1].layout.title.text !== t",
+                           arg=before, timeout=30_000)
+    _wait_until_idle(page)
+    assert "shape" in heat_title()
+    _assert_no_exception(page, "cross-attention after a token click")
+    page.screenshot(path=str(ARTIFACTS / "cross-attention-token-click.png"), full_page=True)
+    page.close()
+    assert not _files_containing(marker.encode(), started), "an upload was written to disk"
+
+
+def test_a_bad_upload_and_html_in_the_question_show_as_messages_and_text(server, browser):
+    page = open_page(browser, server, "Early fusion", height=1600)
+    _upload(page, "holiday.jpg", b"<html><script>window.__xss = 1</script></html>", "image/jpeg")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("could not be read as an image").first.wait_for(timeout=30_000)
+    _assert_no_exception(page, "early fusion after a bad upload")
+    page.screenshot(path=str(ARTIFACTS / "bad-upload-message.png"), full_page=True)
+    _upload(page, "ok.png", _marked_png("fine"))  # the next upload works
+    box = sidebar.locator('[data-testid="stTextInputField"]')
+    box.fill('<img src=x onerror="window.__xss=1"><b id="xss">what</b> color is the $x$ circle?')
+    box.press("Enter")
+    _wait_until_idle(page)
+    page.get_by_text("Answer:").first.wait_for(timeout=60_000)
+    assert page.locator("#xss").count() == 0 and page.evaluate("() => window.__xss") is None
+    _assert_no_exception(page, "early fusion after an HTML question")
+    page.screenshot(path=str(ARTIFACTS / "html-question-as-text.png"), full_page=True)
+    page.close()
+
