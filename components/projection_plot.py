@@ -13,7 +13,7 @@ from PIL import Image
 MODALITY_COLORS = {"image": "#1f77b4", "caption": "#ff7f0e"}  # blue/orange: tell apart on light and dark themes
 TRACE_KINDS = ("image", "caption")  # curve numbers 1 and 2 (0 is the pair lines): what a selection maps back to
 THUMBNAIL_PX = 48
-THUMBNAIL_FRACTION = 0.09  # a thumbnail spans this share of the axis range
+THUMBNAIL_FRACTION = 0.08  # a thumbnail spans this share of the axis range
 
 
 def thumbnail_uri(png: bytes) -> str:
@@ -63,7 +63,9 @@ def projection_plot(image_points: np.ndarray, image_labels: list[str], text_poin
                           name="matched pair", hoverinfo="skip"))
     fig.add_trace(scatter(
         **{a: image_points[:, d] for d, a in enumerate(xyz)}, mode="markers", name="image",
-        marker=dict(size=12 if dims == 2 else 6, symbol="square", color=MODALITY_COLORS["image"]),
+        marker=dict(size=12 if dims == 2 else 6, symbol="square", color=MODALITY_COLORS["image"])
+        if not (thumbnails and dims == 2) else  # an outline only: the thumbnail under it stays visible
+        dict(size=16, symbol="square", color="rgba(0,0,0,0)", line=dict(color=MODALITY_COLORS["image"], width=2)),
         customdata=np.array([[_safe(label), _safe(cap)] for label, cap in zip(image_labels, image_captions)],
                             dtype=object),
         hovertemplate="<b>%{customdata[0]}</b><br>its caption: %{customdata[1]}<extra>image</extra>"))
@@ -86,7 +88,7 @@ def projection_plot(image_points: np.ndarray, image_labels: list[str], text_poin
         span = max(np.ptp(np.vstack([image_points, text_points]), axis=0).max(), 1e-6)
         for uri, (x, y) in zip(thumbnails, image_points):
             fig.add_layout_image(source=uri, x=x, y=y, xref="x", yref="y", sizex=span * THUMBNAIL_FRACTION,
-                                 sizey=span * THUMBNAIL_FRACTION, xanchor="center", yanchor="middle", layer="above")
+                                 sizey=span * THUMBNAIL_FRACTION, xanchor="center", yanchor="middle", layer="below")
     labels = {a: f"{axis_label} {d + 1}" for d, a in enumerate(xyz)}
     if dims == 3:
         fig.update_layout(scene=dict(xaxis_title=labels["x"], yaxis_title=labels["y"], zaxis_title=labels["z"]))
