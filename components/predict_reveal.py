@@ -1,7 +1,8 @@
 """Predict, then reveal: the page asks a question and hides the model's answer until the student commits a guess.
 
 A page calls `predict_toggle(prefix)` (off by default; a link or preset can turn it on), then one question:
-`patch_question` (click the patch you expect) or `choice_question` (pick a range). While the guess is not
+`patch_question` (click the patch you expect), `choice_question` (pick a range) or `option_question` (pick
+what the model will choose, e.g. the caption CLIP ranks first). While the guess is not
 committed the question calls st.stop(), so nothing below it (the answer, the heatmaps) is drawn. After the reveal
 the verdict stays on top and the page carries on. A new image or text asks again.
 """
@@ -13,7 +14,7 @@ from PIL import Image, ImageDraw
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from core.patching import patch_at
-from core.prediction import Bins, grade_choice, grade_patch
+from core.prediction import Bins, grade_choice, grade_option, grade_patch
 
 SHOWN_PX = 320
 GUESS, TRUTH = (0, 212, 255), (255, 0, 200)  # cyan and magenta, each in a black frame: readable on any object
@@ -121,5 +122,20 @@ def choice_question(key: str, prompt: str, bins: Bins, value: float, asked_about
             _commit_row(key, guess, f"Your guess: {guess}." if guess else "")
             st.stop()
         verdict = grade_choice(value, st.session_state[f"{key}_committed"], bins)
+        (st.success if verdict.hit else st.info)(verdict.sentence)
+        _again(key)
+
+
+def option_question(key: str, prompt: str, options: list[str], scores, asked_about: tuple) -> None:
+    """Ask which of `options` the model scores highest (scores: one number per option); stop the page until
+    revealed. For the CLIP page: options = captions, scores = the image's similarity to each."""
+    _fresh(key, asked_about)
+    with st.container(border=True, key=f"{key}_box"):
+        st.markdown(f"**Predict:** {prompt}")
+        if not st.session_state[f"{key}_revealed"]:
+            guess = st.radio("Your guess", options, index=None, key=f"{key}_guess")
+            _commit_row(key, guess, f"Your guess: {guess}." if guess else "")
+            st.stop()
+        verdict = grade_option(list(options), scores, st.session_state[f"{key}_committed"])
         (st.success if verdict.hit else st.info)(verdict.sentence)
         _again(key)

@@ -5,11 +5,13 @@ and the page's own choices (layer, head, predict mode) are applied by the page's
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import streamlit as st
 
 from components import deep_link, inputs
 from core.deep_link import base_url, link
-from core.presets import PRESETS, Preset, presets_for
+from core.presets import PRESETS, ClipGallery, Preset, clip_galleries, presets_for
 
 _NOTICE = "_preset_notice"
 
@@ -46,3 +48,14 @@ def classroom_links() -> None:
         if items:
             lines.append(f"- **{titles.get(page, page)}**: " + " · ".join(items))
     st.markdown("\n".join(lines))
+
+
+def clip_gallery_buttons(on_pick: Callable[[ClipGallery], None], key: str = "clip_gallery") -> None:
+    """For the CLIP page: one button per gallery preset (core.presets.clip_galleries). A click calls
+    on_pick(gallery) before the rerun, so it may set the page's own widget keys (images, captions); the gallery's
+    `why` shows as the button's tooltip and is worth showing next to the figure."""
+    with st.container(horizontal=True, key=f"{key}_row", vertical_alignment="center"):
+        st.markdown("**Try:**")
+        for i, gallery in enumerate(clip_galleries()):
+            st.button(gallery.title, key=f"{key}_{i}", help=gallery.why, icon=":material/play_arrow:",
+                      on_click=on_pick, args=(gallery,))

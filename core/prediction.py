@@ -1,7 +1,8 @@
 """Predict, then reveal: grading a student's guess against what the model actually did.
 
-Two kinds of question: "which patch will X look at?" (the guess is a patch, graded by the rank of its attention)
-and "which range will this number fall in?" (the guess is one of a few labelled bins).
+Three kinds of question: "which patch will X look at?" (the guess is a patch, graded by the rank of its
+attention), "which range will this number fall in?" (one of a few labelled bins) and "which of these will the model
+pick?" (one of named options, e.g. captions, graded against the model's scores).
 """
 from __future__ import annotations
 
@@ -84,3 +85,32 @@ def grade_choice(value: float, guess: str, bins: Bins = SHARE_BINS) -> ChoiceVer
     if guess not in bins.labels:
         raise ValueError(f"{guess!r} is not one of {bins.labels}")
     return ChoiceVerdict(guess, bins.label_of(value), float(value))
+
+
+@dataclass(frozen=True)
+class OptionVerdict:
+    guess: str
+    truth: str  # the option the model ranked first
+    ranking: tuple[str, ...]  # every option, the model's first choice first
+
+    @property
+    def hit(self) -> bool:
+        return self.guess == self.truth
+
+    @property
+    def sentence(self) -> str:
+        place = self.ranking.index(self.guess) + 1
+        if self.hit:
+            return f"Right: the model ranks “{self.truth}” first."
+        return f"Not quite: the model ranks “{self.truth}” first; yours comes {place} of {len(self.ranking)}."
+
+
+def grade_option(options: list[str], scores: np.ndarray, guess: str) -> OptionVerdict:
+    """A guess among named options (captions, answers) against the model's scores for them (higher is better)."""
+    if guess not in options:
+        raise ValueError(f"{guess!r} is not one of the options")
+    if len(options) != len(scores):
+        raise ValueError(f"{len(options)} options vs {len(scores)} scores")
+    order = np.argsort(-np.asarray(scores, dtype=float), kind="stable")
+    ranking = tuple(options[i] for i in order)
+    return OptionVerdict(guess, ranking[0], ranking)

@@ -113,3 +113,51 @@ def test_home_lists_the_presets_as_links():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     links = at.markdown[-1].value
     assert "?page=cross-attention" in links and "What colour is the circle?" in links
+
+
+def test_an_option_guess_is_graded_against_the_models_scores():
+    from core.prediction import grade_option
+
+    captions = ["a red circle", "a blue square", "a green triangle"]
+    verdict = grade_option(captions, np.array([0.2, 0.9, 0.5]), "a green triangle")
+    assert verdict.truth == "a blue square" and not verdict.hit and "2 of 3" in verdict.sentence
+    assert grade_option(captions, [0.2, 0.9, 0.5], "a blue square").hit
+    with pytest.raises(ValueError):
+        grade_option(captions, [0.1, 0.2], "a red circle")
+
+
+def _option_script():
+    import streamlit as st
+
+    from components.predict_reveal import option_question
+
+    option_question("q", "Which caption will CLIP rank first?", ["a cat", "a dog"], [0.1, 0.7], ("photo",))
+    st.markdown("the figure")
+
+
+def test_option_question_hides_the_rest_until_the_reveal():
+    at = AppTest.from_function(_option_script, default_timeout=60).run()
+    assert not at.exception and "the figure" not in [m.value for m in at.markdown]
+    at.radio(key="q_guess").set_value("a cat").run()
+    at.button(key="q_reveal").click().run()
+    assert "the figure" in [m.value for m in at.markdown]
+    assert "ranks “a dog” first" in at.info[0].value
+
+
+def _gallery_script():
+    import streamlit as st
+
+    from components.presets import clip_gallery_buttons
+
+    def pick(gallery):
+        st.session_state["captions"] = "\n".join(gallery.captions)
+
+    clip_gallery_buttons(pick)
+    st.text_area("Captions", key="captions")
+
+
+def test_a_clip_gallery_button_hands_its_gallery_to_the_page():
+    at = AppTest.from_function(_gallery_script, default_timeout=60).run()
+    at.button(key="clip_gallery_0").click().run()
+    assert not at.exception
+    assert at.text_area(key="captions").value.splitlines() == list(presets.clip_galleries()[0].captions)
