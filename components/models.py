@@ -16,8 +16,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import (captioning, clip_space, cross_attention, early_fusion, evaluate, faithfulness, fusion_designs,
-                  grounding, images, patching, qkv_math, registry, zero_shot)
+from core import (captioning, cross_attention, early_fusion, evaluate, faithfulness, fusion_designs,
+                  grounding, images, patching, qkv_math, registry)
 from core.attention import select
 from core.model_budget import DEFAULT_BUDGET_MB, ModelBudget
 
@@ -139,20 +139,6 @@ def cross_attention_math(pack: str, image_png: bytes, question: str, layer: int,
 def grounding_table(pack: str) -> grounding.GroundingTable:
     loaded = model(pack, "vqa")
     return grounding.grounding_table(loaded.model, loaded.processor, range(evaluate.TEST_SEED, evaluate.TEST_SEED + 100))
-
-
-@st.cache_data(show_spinner="Classifying with prompts…", max_entries=64)
-def zero_shot_classify(pack: str, image_png: bytes, class_names: tuple[str, ...],
-                       templates: tuple[str, ...]) -> zero_shot.ZeroShot:
-    loaded = model(pack, "clip")
-    return zero_shot.zero_shot(loaded.model, loaded.processor, _image(image_png), list(class_names), list(templates))
-
-
-@st.cache_data(show_spinner="Embedding images and captions…", max_entries=64)
-def clip_embed(pack: str, named_images: tuple[tuple[str, bytes], ...], texts: tuple[str, ...]) -> clip_space.ClipSpace:
-    loaded = model(pack, "clip")
-    return clip_space.embed(loaded.model, loaded.processor, [_image(png) for _, png in named_images],
-                            [name for name, _ in named_images], list(texts))
 
 
 @st.cache_resource(show_spinner="Running the joint stream…", max_entries=16)  # shared, read-only: see patch_view

@@ -10,7 +10,7 @@ from components.live_training import live_training_panel
 from components.patch_overlay import patch_overlay
 from components.projection_plot import projection_plot, selected_item, thumbnail_uri
 from components.token_bars import token_bars
-from core import projections
+from core import projections, text_limits
 from core.clip_space import nearest
 from core.contrastive import centre_each_modality, info_nce, modality_gap
 from core.zero_shot import TEMPLATES
@@ -32,6 +32,13 @@ st.caption(f"Embeddings from {source.label}.")
 
 st.subheader("1. A gallery and its captions")
 items, captions = gallery_picker(inputs, image_png)
+fitted = [text_limits.prepare(caption, inputs.pack, roles=("clip",)) for caption in captions]
+captions = [f.text for f in fitted if f.text]  # cleaned, and cut to CLIP's max tokens
+caption_notes = [f"Caption {i}: {note}" for i, f in enumerate(fitted) for note in f.notes]
+if caption_notes:
+    with st.expander(f"Notes on the captions ({len(caption_notes)})"):
+        for note in caption_notes:
+            st.caption(note)
 if not captions:
     st.warning("Write at least one caption.")
     st.stop()

@@ -183,3 +183,12 @@ def test_zero_shot_bars_follow_classes_and_templates(clip_page):
     at.multiselect(key="clip_templates").set_value(["a {}", "a photo of a {}."]).run()
     assert not at.exception
     assert figure_titled(at, "2 template(s)")
+
+
+def test_a_caption_past_clips_token_limit_is_cut_with_a_note(clip_page):
+    at = clip_page
+    long_caption = " ".join(["a red circle and a blue square"] * 12)  # ~85 tokens, the bundled CLIP reads 32
+    at.text_area(key="clip_captions").set_value("a red circle\n" + long_caption).run()
+    assert not at.exception
+    assert any("Caption 1: The text is too long" in c.value for c in at.caption)
+    assert heatmap_z(figure_titled(at, "Cosine similarity")).shape[1] == 2
