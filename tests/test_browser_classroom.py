@@ -86,6 +86,15 @@ def test_the_downloads_carry_the_matrix_and_its_labels(server, browser):
     _assert_no_exception(page, "cross-attention after downloads")
     page.close()
 
+    fusion = _open_link(browser, server, {"page": "early-fusion"}, height=2400)
+    fusion.locator('[data-testid="stDownloadButton"]').first.wait_for(timeout=60_000)
+    joint = np.load(io.BytesIO(_download(fusion, "NPZ")), allow_pickle=False)
+    labels = list(joint["row_labels"])
+    assert joint["matrix"].shape == (len(labels), len(labels)) and list(joint["col_labels"]) == labels
+    assert labels[0] == "[CLS]" and "p(0,0)" in " ".join(labels) and str(joint["n_text"]) == "8"
+    assert np.allclose(joint["matrix"].sum(axis=1), 1.0, atol=1e-4)  # joint self-attention: rows sum to 1
+    fusion.close()
+
 
 def test_predict_first_hides_the_answer_until_a_patch_is_clicked(server, browser):
     page = _open_link(browser, server, {**LINK, "predict": "1"}, height=1600)
