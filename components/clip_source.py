@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from components import models
-from core import clip_space, images, projections, zero_shot
+from core import clip_space, evaluate, images, projections, zero_shot
 
 LIVE_STATE = "live_clip"  # session_state key of this session's trained mini-CLIP (a LiveRun)
 
@@ -79,3 +79,13 @@ def classify(key: str, image_png: bytes, class_names: tuple[str, ...], templates
 @st.cache_data(show_spinner="Comparing every patch with the text…", max_entries=64)
 def patch_text(key: str, image_png: bytes, text: str, _source: ClipSource) -> clip_space.PatchTextSimilarity:
     return clip_space.patch_text_similarity(_source.model, _source.processor, images.load_image(image_png), text)
+
+
+PROBE_SCENES = 100
+
+
+@st.cache_data(show_spinner="Scoring the probe on held-out shapes scenes…", max_entries=8)
+def patch_probe_score(key: str, _source: ClipSource) -> float:
+    """How often the text -> patch probe prefers the named object over the other one (chance 0.5)."""
+    return evaluate.patch_probe_grounding(_source.model, _source.processor,
+                                          range(evaluate.TEST_SEED, evaluate.TEST_SEED + PROBE_SCENES))
