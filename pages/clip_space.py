@@ -145,9 +145,9 @@ st.caption(
 )
 if source.key != "hub":  # shapes scenes are the bundled and mini-CLIP's own world; a hub CLIP would need 100 B/32 runs
     share = clip_source.patch_probe_score(source.key, source)
-    st.caption(f"Measured now with {source.label} on {clip_source.PROBE_SCENES} held-out two-object scenes: the named "
-               f"object's patches are closer to its name (e.g. 'a red circle') than the other object's in {share:.0%} of them "
-               "(chance 50%).")
+    st.caption(f"Measured now with {source.label} on {clip_source.PROBE_SCENES} held-out two-object scenes: the "
+               "named object's patches are closer to its name (e.g. 'a red circle') than the other object's in "
+               f"{share:.0%} of them (chance 50%).")
 
 st.subheader("6. Train a mini-CLIP yourself")
 live_training_panel()
