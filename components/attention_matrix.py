@@ -6,7 +6,7 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 
-from components.patch_overlay import COLORSCALE
+from components.patch_overlay import COLORSCALE_STOPS, plain_figure
 
 
 def unique_labels(labels: list[str]) -> list[str]:
@@ -30,9 +30,10 @@ def attention_matrix(
     """matrix: (queries, keys). boundaries: ('x' or 'y', position) lines, e.g. where text tokens end."""
     if matrix.shape != (len(query_labels), len(key_labels)):
         raise ValueError(f"matrix {matrix.shape} vs {len(query_labels)} query and {len(key_labels)} key labels")
-    heatmap = go.Heatmap(
-        z=matrix, x=unique_labels(key_labels), y=unique_labels(query_labels), colorscale=COLORSCALE,
-        colorbar=dict(title=value_label, thickness=12),
+    heatmap = dict(
+        type="heatmap", z=matrix, x=unique_labels(key_labels), y=unique_labels(query_labels),
+        colorscale=COLORSCALE_STOPS,
+        colorbar=dict(title=dict(text=value_label), thickness=12),
         hovertemplate=f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>{value_label} %{{z:.3f}}<extra></extra>",
     )
     line = dict(color="#00d4ff", width=2)
@@ -43,8 +44,11 @@ def attention_matrix(
     annotations = [dict(x=x, y=y, xref="x", yref="y", text=text, showarrow=False, font=dict(color="white", size=14),
                         bgcolor="rgba(0,0,0,0.45)")
                    for x, y, text in block_labels or []]  # (column, row, label) at a block's centre
-    # One constructor call: each add_shape/update_layout re-validates the whole figure on every rerun
-    return go.Figure(data=[heatmap], layout=dict(
-        title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), shapes=shapes,
-        annotations=annotations, yaxis=dict(autorange="reversed", title=y_title),
-        xaxis=dict(title=x_title, tickangle=-60 if len(key_labels) > 12 else -25)))
+    layout = dict(title=dict(text=title), height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+                  yaxis=dict(autorange="reversed", title=dict(text=y_title)),
+                  xaxis=dict(title=dict(text=x_title), tickangle=-60 if len(key_labels) > 12 else -25))
+    if shapes:
+        layout["shapes"] = shapes
+    if annotations:
+        layout["annotations"] = annotations
+    return plain_figure([heatmap], layout)

@@ -4,19 +4,21 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from components.patch_overlay import plain_figure
+
 
 def mass_chart(mass: dict[str, np.ndarray], title: str = "") -> go.Figure:
     """mass: direction -> (layers, heads); one line per direction, the mean over heads, with each head as dots."""
-    fig = go.Figure()
+    traces = []
     for (name, values), color in zip(mass.items(), ("#1f77b4", "#ff7f0e")):
         layers = np.arange(values.shape[0])
-        fig.add_trace(go.Scatter(x=layers, y=values.mean(axis=1), mode="lines+markers", name=f"{name} (head mean)",
-                                 line=dict(color=color, width=3)))
+        traces.append(dict(type="scatter", x=layers, y=values.mean(axis=1), mode="lines+markers",
+                           name=f"{name} (head mean)", line=dict(color=color, width=3)))
         heads = np.tile(np.arange(values.shape[1]), values.shape[0])  # every head's dot in one trace: one object
-        fig.add_trace(go.Scatter(x=np.repeat(layers, values.shape[1]), y=values.reshape(-1), customdata=heads,
-                                 mode="markers", marker=dict(color=color, size=6, opacity=0.45),
-                                 name=f"{name} heads", showlegend=False,
-                                 hovertemplate=f"{name}, head %{{customdata}}<br>layer %{{x}}: %{{y:.2f}}<extra></extra>"))
-    fig.update_layout(title=title, height=340, margin=dict(l=10, r=10, t=40, b=10), xaxis_title="layer",
-                      yaxis_title="attention mass", xaxis=dict(dtick=1), yaxis=dict(range=[0, 1]))
-    return fig
+        traces.append(dict(type="scatter", x=np.repeat(layers, values.shape[1]), y=values.reshape(-1),
+                           customdata=heads, mode="markers", marker=dict(color=color, size=6, opacity=0.45),
+                           name=f"{name} heads", showlegend=False,
+                           hovertemplate=f"{name}, head %{{customdata}}<br>layer %{{x}}: %{{y:.2f}}<extra></extra>"))
+    return plain_figure(traces, dict(title=dict(text=title), height=340, margin=dict(l=10, r=10, t=40, b=10),
+                                     xaxis=dict(title=dict(text="layer"), dtick=1),
+                                     yaxis=dict(title=dict(text="attention mass"), range=[0, 1])))

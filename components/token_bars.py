@@ -5,12 +5,13 @@ import numpy as np
 import plotly.graph_objects as go
 
 from components.attention_matrix import unique_labels
+from components.patch_overlay import plain_figure
 
 
 def token_bars(values: np.ndarray, tokens: list[str], title: str = "", value_label: str = "attention") -> go.Figure:
     if values.shape != (len(tokens),):
         raise ValueError(f"{values.shape} values for {len(tokens)} tokens")
-    fig = go.Figure(go.Bar(x=unique_labels(tokens), y=values, marker_color="#1f77b4",
-                           hovertemplate="%{x}<br>" + value_label + " %{y:.3f}<extra></extra>"))
-    fig.update_layout(title=title, height=280, margin=dict(l=10, r=10, t=40, b=10), yaxis_title=value_label)
-    return fig
+    bars = dict(type="bar", x=unique_labels(tokens), y=values, marker=dict(color="#1f77b4"),
+                hovertemplate="%{x}<br>" + value_label + " %{y:.3f}<extra></extra>")
+    return plain_figure([bars], dict(title=dict(text=title), height=280, margin=dict(l=10, r=10, t=40, b=10),
+                                     yaxis=dict(title=dict(text=value_label))))
