@@ -48,7 +48,8 @@ def answer_probability(vqa_model, processor, image: Image.Image, question: str, 
     ids = torch.tensor([[vqa_model.decoder_start_token_id] + answer_ids])  # (1, 1 + A)
     logits = vqa_model.text_decoder(input_ids=ids, encoder_hidden_states=question_embeds).logits  # (1, 1 + A, V)
     probs = torch.softmax(logits[0, :-1], dim=-1)  # position t predicts token t + 1
-    return float(torch.prod(probs[torch.arange(len(answer_ids)), torch.tensor(answer_ids)]))
+    # long dtype: an answer that decodes to nothing has no ids, and an empty float tensor cannot index
+    return float(torch.prod(probs[torch.arange(len(answer_ids)), torch.tensor(answer_ids, dtype=torch.long)]))
 
 
 def masking_test(vqa_model, processor, model_image: np.ndarray, grid: tuple[int, int], patch_size: int,
