@@ -20,7 +20,7 @@ PAGES = {  # url path -> the prefix of that page's widget keys (e.g. cross_layer
     "clip-space": "clip",
     "early-fusion": "fusion",
 }
-MAX_TEXT = 200  # the sidebar's own limit; a longer text in a link is cut there
+MAX_TEXT = 200  # = core.text_limits.MAX_TEXT_CHARS, the sidebar's limit (not imported: that module loads models)
 
 
 @dataclass(frozen=True)

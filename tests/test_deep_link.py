@@ -34,6 +34,12 @@ def test_a_bad_or_odd_link_is_read_leniently(params, expected):
     assert from_query(params) == expected
 
 
+def test_a_links_text_limit_is_the_sidebars():
+    from core import deep_link, text_limits
+
+    assert deep_link.MAX_TEXT == text_limits.MAX_TEXT_CHARS
+
+
 def test_the_base_url_drops_the_current_pages_path():
     assert base_url("http://h:1/cross-attention", "cross-attention") == "http://h:1"
     assert base_url("https://x.streamlit.app/sub/patches?x=1", "patches") == "https://x.streamlit.app/sub"
