@@ -93,9 +93,9 @@ def patch_view(pack: str, image_png: bytes, role: str = "clip") -> patching.Patc
 @st.cache_data(show_spinner="Asking the question…", max_entries=64)
 def ask(pack: str, image_png: bytes, question: str) -> cross_attention.CrossAttentionResult:
     loaded = model(pack, "vqa")
-    encoding = _question_encoding(pack, image_png, question)  # the math panel's forward: reuse its vision output
+    encoding = _question_encoding(pack, image_png, question)  # the math panel's forward: the answer reuses it
     return cross_attention.ask(loaded.model, loaded.processor, _image(image_png), question,
-                               image_embeds=torch.from_numpy(encoding.image_embeds)[None])
+                               encoded=(torch.from_numpy(encoding.hidden_states[-1])[None], encoding.cross_attentions))
 
 
 @st.cache_data(show_spinner="Hiding patches and asking again…", max_entries=64)

@@ -60,26 +60,26 @@ def naming_token(tokens: list[str]) -> int:
 
 @torch.inference_mode()
 def ask(vqa_model, processor, image: Image.Image, question: str, max_answer_tokens: int = 10,
-        image_embeds: torch.Tensor | None = None) -> CrossAttentionResult:
-    """image_embeds: (1, 1 + N, d_vision) the vision tower's output for this image, when the caller already has it
+        encoded: tuple[torch.Tensor, np.ndarray] | None = None) -> CrossAttentionResult:
+    """encoded: (question_embeds (1, T, d), cross_attentions (L, heads, T, 1 + N)) from a question-encoder forward
+    the caller already ran on this image and question (qkv_math.encode): then only the answer decoder runs here
     (the vision tower is most of the cost: 577 tokens at 384 px)."""
     inputs = processor(images=image, text=question, return_tensors="pt", truncation=True)
-    if image_embeds is None:
-        image_embeds = vqa_model.vision_model(pixel_values=inputs.pixel_values).last_hidden_state
-    # image_embeds: (1, 1 + N, d_vision): the keys' and values' source
-    encoded = vqa_model.text_encoder(
-        input_ids=inputs.input_ids,
-        attention_mask=inputs.attention_mask,
-        encoder_hidden_states=image_embeds,
-        encoder_attention_mask=torch.ones(image_embeds.shape[:2], dtype=torch.long),
-        output_attentions=True,
-    )
-    cross = stack_attentions(encoded.cross_attentions)  # (L, heads, T, 1 + N)
+    if encoded is None:
+        image_embeds = vqa_model.vision_model(pixel_values=inputs.pixel_values).last_hidden_state  # (1, 1 + N, d)
+        out = vqa_model.text_encoder(
+            input_ids=inputs.input_ids,
+            attention_mask=inputs.attention_mask,
+            encoder_hidden_states=image_embeds,  # the keys' and values' source
+            encoder_attention_mask=torch.ones(image_embeds.shape[:2], dtype=torch.long),
+            output_attentions=True,
+        )
+        encoded = out.last_hidden_state, stack_attentions(out.cross_attentions)
+    question_embeds, cross = encoded  # (1, T, d), (L, heads, T, 1 + N)
 
     # The answer decoder reads the image-grounded question; this is BlipForQuestionAnswering.generate minus its
     # second vision forward (we already have the encoder output).
     text_config = vqa_model.config.text_config
-    question_embeds = encoded.last_hidden_state
     generated = vqa_model.text_decoder.generate(
         input_ids=torch.full((1, 1), vqa_model.decoder_start_token_id),
         eos_token_id=text_config.sep_token_id,
