@@ -5,10 +5,23 @@ from __future__ import annotations
 import streamlit as st
 
 from components.inputs import Inputs
+from components.presets import clip_gallery_buttons
 from core import gallery, images
+from core.presets import ClipGallery
 
 MAX_UPLOADS = 8  # each image costs one vision forward; eight keeps a shared 2-core server responsive
-CAPTIONS_KEY, CAPTION_NAMES_KEY = "clip_captions", "_clip_caption_names"
+CAPTIONS_KEY, CAPTION_NAMES_KEY, PRESET_KEY = "clip_captions", "_clip_caption_names", "_clip_preset"
+
+
+def _load_preset(preset: ClipGallery) -> None:
+    """A preset button's on_click (before any widget is drawn): its first image goes to the sidebar, the others
+    into the gallery, its captions (one per image, then the extra ones) into the caption list."""
+    st.session_state["image_source"] = preset.images[0]
+    st.session_state["text"] = images.samples()[preset.images[0]].question
+    st.session_state["clip_gallery"] = list(preset.images[1:])
+    st.session_state[CAPTIONS_KEY] = "\n".join(preset.captions)
+    st.session_state[CAPTION_NAMES_KEY] = list(preset.images)
+    st.session_state[PRESET_KEY] = preset
 
 
 def _sidebar_item(inputs: Inputs, image_png: bytes) -> gallery.GalleryItem:
@@ -48,10 +61,15 @@ def _sync_captions(items: list[gallery.GalleryItem]) -> None:
     extra = lines[len(previous or []):]
     st.session_state[CAPTIONS_KEY] = "\n".join([kept.get(item.name, item.caption) for item in items] + extra)
     st.session_state[CAPTION_NAMES_KEY] = names
+    st.session_state.pop(PRESET_KEY, None)  # the gallery moved away from the preset: its note no longer applies
 
 
 def gallery_picker(inputs: Inputs, image_png: bytes) -> tuple[list[gallery.GalleryItem], list[str]]:
     """Draws the gallery controls; returns the images (sidebar image first) and the non-empty captions."""
+    clip_gallery_buttons(_load_preset, key="clip_presets")
+    preset: ClipGallery | None = st.session_state.get(PRESET_KEY)
+    if preset is not None:
+        st.info(f"**{preset.title}**: caption {preset.confusing} is the confusing one. {preset.why}")
     catalogue = gallery.catalogue()
     first = _sidebar_item(inputs, image_png)
     options = [name for name in catalogue if name != first.name]

@@ -1,26 +1,23 @@
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from components import clip_source
 from components.attention_matrix import attention_matrix
+from components.export import chart_config, export_embeddings, export_matrix
 from components.gallery_picker import gallery_picker
 from components.inputs import current, require_image
+from components.lesson import formulas_at, lesson_intro
 from components.live_training import live_training_panel
 from components.patch_overlay import patch_overlay
-from components.projection_plot import projection_plot, selected_item, thumbnail_uri
+from components.predict_reveal import option_question, predict_toggle
+from components.space_explorer import space_explorer
 from components.token_bars import token_bars
-from core import projections, text_limits
-from core.clip_space import nearest
-from core.contrastive import centre_each_modality, info_nce, modality_gap
+from core import text_limits
+from core.contrastive import info_nce
 from core.zero_shot import TEMPLATES
 
 st.title("CLIP space: one coordinate system for images and captions")
-st.markdown(
-    "CLIP has two towers, one for images and one for text, each ending in a projection to the same space. "
-    "Contrastive training pulls each image towards its own caption and pushes it away from the others, so a "
-    "matching pair ends up close: **cosine similarity** is high on the diagonal below."
-)
+lesson_intro("clip-space")
 inputs = current()
 image_png = require_image(inputs)
 source = clip_source.pack_source(inputs.pack)
@@ -46,6 +43,9 @@ named_images = tuple((item.name, item.png) for item in items)
 space = clip_source.embed(source.key, named_images, tuple(captions), source)
 n_images, pairs_n = len(items), min(len(items), len(captions))
 image_labels = [item.name for item in items]
+if predict_toggle("clip"):
+    option_question("clip_question", f"Which caption will CLIP place nearest to image 0 ({image_labels[0]})?",
+                    captions, space.similarity[0], (source.key, named_images[0][0], tuple(captions)))
 as_logits = st.radio("Show", ["cosine", "logits = cosine × CLIP's learned scale"], horizontal=True,
                      key="clip_matrix_values") != "cosine"
 matrix = space.logits if as_logits else space.similarity
@@ -54,48 +54,14 @@ fig = attention_matrix(matrix, image_labels, captions, height=520, x_title="capt
                              "boxes: matched pairs", value_label="logit" if as_logits else "cosine")
 for i in range(pairs_n):
     fig.add_shape(type="rect", x0=i - 0.5, x1=i + 0.5, y0=i - 0.5, y1=i + 0.5, line=dict(color="#00d4ff", width=2))
-st.plotly_chart(fig, key="similarity")
+st.plotly_chart(fig, key="similarity", config=chart_config("clip-space_similarity"))
+export_matrix(matrix, image_labels, captions, "clip-space_similarity", key="clip_similarity_export", figure=fig,
+              corner="image \\ caption", values="logits" if as_logits else "cosine", model=source.label)
 
 st.subheader("2. The space, flattened")
-left, middle, right = st.columns(3)
-method = left.segmented_control("Projection", projections.METHODS, default="PCA", key="clip_projection") or "PCA"
-dims = 3 if middle.segmented_control("Dimensions", ["2D", "3D"], default="2D", key="clip_dims") == "3D" else 2
-centred = right.toggle("Centre each modality (close the modality gap)", key="clip_centre",
-                       help="Images and captions sit in two separate cones of the shared space. Subtracting each "
-                            "modality's own centroid removes that offset, and matched pairs come together.")
-image_points, text_points = (centre_each_modality(space.image_embeds, space.text_embeds) if centred
-                             else (space.image_embeds, space.text_embeds))
-projection = clip_source.project(np.vstack([image_points, text_points]), method, dims)
-if projection.note:
-    st.info(projection.note)
-point_labels = [f"image {i}: {name}" for i, name in enumerate(image_labels)]
-point_labels += [f"caption {t}: {text}" for t, text in enumerate(captions)]
-picked = selected_item(st.session_state.get("projection", {}).get("selection"))  # a box/lasso on the last run
-if picked is not None and picked != st.session_state.get("_clip_last_pick"):
-    st.session_state["_clip_last_pick"] = picked
-    st.session_state["clip_point"] = point_labels[picked[1] + (n_images if picked[0] == "caption" else 0)]
-choice = st.selectbox("Nearest neighbours of (or draw a box around a point in the 2-D plot)", point_labels,
-                      key="clip_point")
-index = point_labels.index(choice)
-kind, item_index = ("image", index) if index < n_images else ("caption", index - n_images)
-neighbours = nearest(space, kind, item_index, k=min(5, len(point_labels) - 1))
-coords = projection.coords
-st.plotly_chart(
-    projection_plot(coords[:n_images], image_labels, coords[n_images:], captions, [(i, i) for i in range(pairs_n)],
-                    title=f"{projection.method} of image and caption embeddings",
-                    thumbnails=[thumbnail_uri(item.png) for item in items],
-                    image_captions=captions[:n_images] + [""] * max(0, n_images - len(captions)),
-                    chosen=(kind, item_index), neighbours=[(n.kind, n.index) for n in neighbours],
-                    axis_label="PC" if projection.method == "PCA" else projection.method),
-    key="projection", on_select="rerun", selection_mode=("box", "lasso"))
-gap = modality_gap(space.image_embeds, space.text_embeds)
-st.caption(f"Modality gap: the image centroid and the caption centroid are {gap:.2f} apart (unit vectors; 0 "
-           f"means the two clouds share a centre){' — removed by the toggle' if centred else ''}. "
-           "t-SNE and UMAP keep neighbourhoods, not distances: read only who sits next to whom.")
-st.markdown(f"**Nearest to {kind} {item_index}** (cosine in the full {space.image_embeds.shape[1]}-dimensional "
-            "space, not in the picture):")
-st.dataframe(pd.DataFrame([(n.kind, n.index, n.label, round(n.cosine, 3)) for n in neighbours],
-                          columns=["kind", "index", "item", "cosine"]), hide_index=True, key="clip_neighbours")
+projection_figure = space_explorer(space, items, captions)
+export_embeddings(space.image_embeds, image_labels, space.text_embeds, captions, "clip-space_embeddings",
+                  key="clip_embeddings_export", figure=projection_figure, pack=inputs.pack, model=source.label)
 
 st.subheader("3. The loss that shaped this space: InfoNCE")
 st.markdown(
@@ -103,8 +69,7 @@ st.markdown(
     "pick its own caption among all captions (softmax over a row) and each caption its own image (over a column). "
     "CLIP learns τ; a small τ makes the softmax sharp."
 )
-st.latex(r"\mathcal{L} = -\frac{1}{2N}\sum_{i=1}^{N}\Big[\log\frac{e^{s_{ii}/\tau}}{\sum_j e^{s_{ij}/\tau}}"
-         r" + \log\frac{e^{s_{ii}/\tau}}{\sum_j e^{s_{ji}/\tau}}\Big]")
+formulas_at("clip-space", "infonce")
 temperature = st.slider("Temperature τ", 0.005, 1.0, float(np.clip(round(1 / space.logit_scale, 3), 0.005, 1.0)), 0.005,
                         key="clip_temperature", format="%.3f")
 loss = info_nce(space.image_embeds[:pairs_n], space.text_embeds[:pairs_n], temperature)
@@ -126,7 +91,7 @@ if class_names and templates:
     result = clip_source.classify(source.key, image_png, tuple(class_names), tuple(templates), source)
     st.plotly_chart(token_bars(result.probabilities, class_names, value_label="probability",
                                title=f"{len(templates)} template(s) ensembled: the mean of their unit embeddings"),
-                    key="zero_shot")
+                    key="zero_shot", config=chart_config("clip-space_zero-shot"))
 else:
     st.info("Give at least one class name and one template containing {}.")
 
@@ -136,7 +101,7 @@ patch_caption = st.selectbox("Caption to compare with every patch of the sidebar
 probe = clip_source.patch_text(source.key, image_png, patch_caption, source)
 st.plotly_chart(patch_overlay(probe.model_image, probe.patch_size, probe.cosine.shape, probe.cosine,
                               title="cosine(patch token → image projection, caption embedding)",
-                              value_label="cosine"), key="patch_text")
+                              value_label="cosine"), key="patch_text", config=chart_config("clip-space_text-patch"))
 st.caption(
     f"Each patch token of the last vision layer goes through the same LayerNorm and projection as the CLS token, "
     f"then is compared with the caption (CLS itself: {probe.cls_cosine:.3f}). Honest note: CLIP's loss only ever "

@@ -2,12 +2,17 @@
 projections switch without re-embedding, and the page's numbers are the model's own."""
 from __future__ import annotations
 
+import csv
+import io
+
 import numpy as np
 import pytest
 import torch
 
 from components import clip_source, live_training
-from core import clip_space, evaluate, gallery, live_clip
+from components import export as export_component
+from core import clip_space, evaluate, gallery, live_clip, presets
+from core import export as core_export
 from tests.models import bundled
 from tests.test_pages import decode, figures, heatmap_z, open_page
 
@@ -196,3 +201,48 @@ def test_a_caption_past_clips_token_limit_is_cut_with_a_note(clip_page):
     assert not at.exception
     assert any("Caption 1: The text is too long" in c.value for c in at.caption)
     assert heatmap_z(figure_titled(at, "Cosine similarity")).shape[1] == 2
+
+
+def test_a_gallery_preset_loads_its_images_captions_and_says_which_caption_is_confusing(clip_page):
+    at = clip_page
+    preset = presets.clip_galleries()[0]
+    at.button(key="clip_presets_0").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="image_source").value == preset.images[0]
+    assert at.multiselect(key="clip_gallery").value == list(preset.images[1:])
+    assert captions_of(at) == list(preset.captions)
+    assert any(f"caption {preset.confusing} is the confusing one" in i.value for i in at.info)
+    assert heatmap_z(figure_titled(at, "Cosine similarity")).shape == (len(preset.images), len(preset.captions))
+
+
+def test_predict_first_hides_the_matrix_until_a_caption_is_guessed(clip_page):
+    at = clip_page
+    at.toggle(key="clip_predict").set_value(True).run()
+    assert not at.exception
+    assert not [f for f in figures(at) if "Cosine similarity" in f["layout"]["title"]["text"]]  # hidden
+    guess = at.radio(key="clip_question_guess").options[0]
+    at.radio(key="clip_question_guess").set_value(guess).run()
+    at.button(key="clip_question_reveal").click().run()
+    similarity = heatmap_z(figure_titled(at, "Cosine similarity"))
+    verdict = (at.success or at.info)[0].value
+    best = captions_of(at)[int(similarity[0].argmax())]
+    assert best in verdict
+
+
+def test_the_exports_carry_the_shown_matrix_and_embeddings_with_labels(clip_page, monkeypatch):
+    at = clip_page
+    seen = {}
+    monkeypatch.setattr(export_component, "export_matrix",
+                        lambda matrix, rows, cols, stem, **k: seen.update(matrix=(matrix, rows, cols, stem)))
+    monkeypatch.setattr(export_component, "export_embeddings",
+                        lambda ie, il, te, tl, stem, **k: seen.update(embeddings=(ie, il, te, tl, stem)))
+    at.radio(key="clip_matrix_values").set_value(at.radio(key="clip_matrix_values").options[1]).run()
+    matrix, rows, cols, stem = seen["matrix"]
+    assert np.allclose(matrix, heatmap_z(figure_titled(at, "Logits")), atol=1e-4)
+    assert cols == captions_of(at) and rows[0] == at.selectbox(key="image_source").value and len(rows) == len(matrix)
+    table = list(csv.reader(io.StringIO(core_export.matrix_csv(matrix, rows, cols, "image \\ caption").decode())))
+    assert table[0][1:] == cols and [r[0] for r in table[1:]] == rows
+    assert np.allclose(np.array([r[1:] for r in table[1:]], dtype=float), matrix, atol=1e-3)
+    image_embeds, image_labels, text_embeds, text_labels, _ = seen["embeddings"]
+    assert image_embeds.shape == (len(rows), 64) and text_embeds.shape == (len(cols), 64)
+    assert image_labels == rows and text_labels == cols
