@@ -42,7 +42,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from bench import full_size
 from components import models
-from core import images
+from core import gallery, images
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -173,7 +173,10 @@ def vqa_forward(loaded, at):
 
 def clip_forward(loaded, at):
     captions = [c.strip() for c in at.text_area(key="clip_captions").value.splitlines() if c.strip()]
-    shown = [images.load_image(images.sample_png(name)) for name in images.samples()]  # the page embeds them all
+    catalogue = gallery.catalogue()  # the page embeds the sidebar image, then its gallery
+    names = [at.selectbox(key="image_source").value] + list(at.multiselect(key="clip_gallery").value)
+    shown = [images.load_image(catalogue[name].png if name in catalogue else images.sample_png(name))
+             for name in names]
     inputs = loaded.processor(images=shown, text=captions, return_tensors="pt", padding=True, truncation=True)
     return lambda: loaded.model(**inputs)
 

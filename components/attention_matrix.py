@@ -26,8 +26,10 @@ def attention_matrix(
     x_title: str = "keys",
     y_title: str = "queries",
     value_label: str = "weight",
+    cells: list[tuple[int, int]] = (),
 ) -> go.Figure:
-    """matrix: (queries, keys). boundaries: ('x' or 'y', position) lines, e.g. where text tokens end."""
+    """matrix: (queries, keys). boundaries: ('x' or 'y', position) lines, e.g. where text tokens end.
+    cells: (row, column) of cells to outline, e.g. the matched pairs of the CLIP page's similarity matrix."""
     if matrix.shape != (len(query_labels), len(key_labels)):
         raise ValueError(f"matrix {matrix.shape} vs {len(query_labels)} query and {len(key_labels)} key labels")
     heatmap = dict(
@@ -41,6 +43,7 @@ def attention_matrix(
               if axis == "x" else
               dict(type="line", y0=position, y1=position, x0=-0.5, x1=len(key_labels) - 0.5, line=line)
               for axis, position in boundaries or []]
+    shapes += [dict(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, line=line) for r, c in cells]
     annotations = [dict(x=x, y=y, xref="x", yref="y", text=text, showarrow=False, font=dict(color="white", size=14),
                         bgcolor="rgba(0,0,0,0.45)")
                    for x, y, text in block_labels or []]  # (column, row, label) at a block's centre

@@ -70,15 +70,11 @@ def project(points: np.ndarray, method: str, dims: int) -> projections.Projectio
 
 
 @st.cache_data(show_spinner="Classifying with prompts…", max_entries=64)
-def classify(key: str, image_png: bytes, class_names: tuple[str, ...], templates: tuple[str, ...],
+def classify(key: str, image_embed: np.ndarray, class_names: tuple[str, ...], templates: tuple[str, ...],
              _source: ClipSource) -> zero_shot.ZeroShot:
-    return zero_shot.zero_shot(_source.model, _source.processor, images.load_image(image_png), list(class_names),
-                               list(templates))
-
-
-@st.cache_data(show_spinner="Comparing every patch with the text…", max_entries=64)
-def patch_text(key: str, image_png: bytes, text: str, _source: ClipSource) -> clip_space.PatchTextSimilarity:
-    return clip_space.patch_text_similarity(_source.model, _source.processor, images.load_image(image_png), text)
+    """image_embed: the image's row of the cached ClipSpace, so only the text tower runs for the prompts."""
+    return zero_shot.zero_shot_from_embedding(_source.model, _source.processor, image_embed, list(class_names),
+                                              list(templates))
 
 
 PROBE_SCENES = 100

@@ -18,13 +18,20 @@ from core.patching import model_image
 
 @dataclass
 class ClipSpace:
-    """image_embeds: (I, D) and text_embeds: (T, D), unit length; logit_scale: CLIP's learned 1/temperature."""
+    """image_embeds: (I, D) and text_embeds: (T, D), unit length; logit_scale: CLIP's learned 1/temperature.
+
+    The first image's patch tokens come along for the text -> patch probe, so it needs no forward of its own:
+    first_patch_embeds: (rows, cols, D), each patch token through the CLS path's LayerNorm and projection, unit
+    length; first_model_image: (H, W, 3) uint8, what the vision tower saw; patch_size: P in pixels."""
 
     image_names: list[str]
     texts: list[str]
     image_embeds: np.ndarray
     text_embeds: np.ndarray
     logit_scale: float
+    first_patch_embeds: np.ndarray
+    first_model_image: np.ndarray
+    patch_size: int
 
     @property
     def similarity(self) -> np.ndarray:
@@ -37,18 +44,34 @@ class ClipSpace:
         return self.similarity * self.logit_scale
 
 
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    return x / x.norm(dim=-1, keepdim=True)
+
+
 @torch.inference_mode()
 def embed(clip_model, processor, images: list[Image.Image], image_names: list[str], texts: list[str]) -> ClipSpace:
+    """One pass of each tower, as CLIPModel.forward does it, keeping the first image's patch tokens too."""
     if not images or not texts:
         raise ValueError("CLIP space needs at least one image and one caption")
     inputs = processor(images=images, text=texts, return_tensors="pt", padding=True, truncation=True)
-    out = clip_model(**inputs)
+    vision = clip_model.vision_model(pixel_values=inputs.pixel_values)
+    image_embeds = _unit(clip_model.visual_projection(vision.pooler_output))  # (I, D): pooled CLS, post-LayerNorm
+    patches = _unit(clip_model.visual_projection(
+        clip_model.vision_model.post_layernorm(vision.last_hidden_state[0, 1:])))  # (N, D)
+    text = clip_model.text_model(input_ids=inputs.input_ids, attention_mask=inputs.attention_mask)
+    text_embeds = _unit(clip_model.text_projection(text.pooler_output))  # (T, D)
+    side = round(patches.shape[0] ** 0.5)
+    if side * side != patches.shape[0]:
+        raise ValueError(f"expected a square patch grid, got {patches.shape[0]} patches")
     return ClipSpace(
         image_names=list(image_names),
         texts=list(texts),
-        image_embeds=out.image_embeds.float().numpy(),  # (I, D), already unit length
-        text_embeds=out.text_embeds.float().numpy(),  # (T, D)
+        image_embeds=image_embeds.float().numpy(),
+        text_embeds=text_embeds.float().numpy(),
         logit_scale=float(clip_model.logit_scale.exp()),
+        first_patch_embeds=patches.float().numpy().reshape(side, side, -1),
+        first_model_image=model_image(inputs.pixel_values[:1], processor.image_processor),
+        patch_size=clip_model.config.vision_config.patch_size,
     )
 
 
@@ -86,24 +109,15 @@ class PatchTextSimilarity:
     patch_size: int
 
 
-@torch.inference_mode()
+def patch_text_similarity_in(space: ClipSpace, caption: int) -> PatchTextSimilarity:
+    """The probe for the space's first image and one of its captions, from what `embed` already computed."""
+    text_embed = space.text_embeds[caption]  # (D,)
+    return PatchTextSimilarity(space.texts[caption], space.first_patch_embeds @ text_embed,
+                               float(space.image_embeds[0] @ text_embed), space.first_model_image, space.patch_size)
+
+
 def patch_text_similarity(clip_model, processor, image: Image.Image, text: str) -> PatchTextSimilarity:
     """Every patch token of the last vision layer through the same post-LayerNorm and projection as CLS, then
     cosine with the caption's embedding. CLIP's loss only ever saw the CLS path, so this map is a probe, not a
     trained output: expect it to be noisy."""
-    inputs = processor(images=image, text=[text], return_tensors="pt", padding=True, truncation=True)
-    vision = clip_model.vision_model(pixel_values=inputs.pixel_values)
-    tokens = clip_model.vision_model.post_layernorm(vision.last_hidden_state)  # (1, 1 + N, d_vision)
-    projected = clip_model.visual_projection(tokens)[0]  # (1 + N, D)
-    projected = projected / projected.norm(dim=-1, keepdim=True)
-    text_embed = clip_model.get_text_features(input_ids=inputs.input_ids, attention_mask=inputs.attention_mask)
-    text_embed = getattr(text_embed, "pooler_output", text_embed)[0]  # transformers 5 returns an output object
-    text_embed = text_embed / text_embed.norm()  # (D,)
-    cosine = (projected @ text_embed).float().numpy()  # (1 + N,)
-    n = cosine.shape[0] - 1
-    side = round(n ** 0.5)
-    if side * side != n:
-        raise ValueError(f"expected a square patch grid, got {n} patches")
-    return PatchTextSimilarity(text, cosine[1:].reshape(side, side), float(cosine[0]),
-                               model_image(inputs.pixel_values, processor.image_processor),
-                               clip_model.config.vision_config.patch_size)
+    return patch_text_similarity_in(embed(clip_model, processor, [image], ["image"], [text]), 0)

@@ -30,16 +30,27 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 
 @torch.inference_mode()
-def zero_shot(clip_model, processor, image: Image.Image, class_names: list[str], templates: list[str]) -> ZeroShot:
+def zero_shot_from_embedding(clip_model, processor, image_embed: np.ndarray, class_names: list[str],
+                             templates: list[str]) -> ZeroShot:
+    """image_embed: (D,) unit length, e.g. a row of ClipSpace.image_embeds: only the text tower runs here."""
     if not class_names or not templates:
         raise ValueError("zero-shot needs at least one class name and one template")
     prompts = [t.format(name) for t in templates for name in class_names]  # template-major
-    inputs = processor(images=image, text=prompts, return_tensors="pt", padding=True, truncation=True)
-    out = clip_model(**inputs)
-    image_embed = out.image_embeds[0].numpy()  # (D,) unit length
-    text = out.text_embeds.numpy().reshape(len(templates), len(class_names), -1)  # (templates, classes, D)
+    tokens = processor.tokenizer(prompts, return_tensors="pt", padding=True, truncation=True)
+    text = clip_model.get_text_features(input_ids=tokens.input_ids, attention_mask=tokens.attention_mask)
+    text = getattr(text, "pooler_output", text)  # transformers 5 returns an output object
+    text = (text / text.norm(dim=-1, keepdim=True)).float().numpy()
+    text = text.reshape(len(templates), len(class_names), -1)  # (templates, classes, D)
     scale = float(clip_model.logit_scale.exp())
     per_template = _softmax(scale * text @ image_embed)  # (templates, classes)
     ensembled = text.mean(axis=0)
     ensembled /= np.linalg.norm(ensembled, axis=-1, keepdims=True)
     return ZeroShot(list(class_names), list(templates), _softmax(scale * ensembled @ image_embed), per_template)
+
+
+@torch.inference_mode()
+def zero_shot(clip_model, processor, image: Image.Image, class_names: list[str], templates: list[str]) -> ZeroShot:
+    image_embed = clip_model.get_image_features(**processor(images=image, return_tensors="pt"))
+    image_embed = getattr(image_embed, "pooler_output", image_embed)[0]
+    image_embed = (image_embed / image_embed.norm()).float().numpy()  # (D,)
+    return zero_shot_from_embedding(clip_model, processor, image_embed, class_names, templates)

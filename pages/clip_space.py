@@ -13,6 +13,7 @@ from components.predict_reveal import option_question, predict_toggle
 from components.space_explorer import space_explorer
 from components.token_bars import token_bars
 from core import text_limits
+from core.clip_space import patch_text_similarity_in
 from core.contrastive import info_nce
 from core.zero_shot import TEMPLATES
 
@@ -51,9 +52,8 @@ as_logits = st.radio("Show", ["cosine", "logits = cosine × CLIP's learned scale
 matrix = space.logits if as_logits else space.similarity
 fig = attention_matrix(matrix, image_labels, captions, height=520, x_title="captions", y_title="images",
                        title=f"{'Logits' if as_logits else 'Cosine similarity'} (images x captions); "
-                             "boxes: matched pairs", value_label="logit" if as_logits else "cosine")
-for i in range(pairs_n):
-    fig.add_shape(type="rect", x0=i - 0.5, x1=i + 0.5, y0=i - 0.5, y1=i + 0.5, line=dict(color="#00d4ff", width=2))
+                             "boxes: matched pairs", value_label="logit" if as_logits else "cosine",
+                       cells=[(i, i) for i in range(pairs_n)])
 st.plotly_chart(fig, key="similarity", config=chart_config("clip-space_similarity"))
 export_matrix(matrix, image_labels, captions, "clip-space_similarity", key="clip_similarity_export", figure=fig,
               corner="image \\ caption", values="logits" if as_logits else "cosine", model=source.label)
@@ -88,7 +88,7 @@ templates = st.multiselect("Prompt templates ({} is the class name)", list(TEMPL
 class_names = [c.strip() for c in class_text.split(",") if c.strip()]
 templates = [t for t in templates if "{}" in t]
 if class_names and templates:
-    result = clip_source.classify(source.key, image_png, tuple(class_names), tuple(templates), source)
+    result = clip_source.classify(source.key, space.image_embeds[0], tuple(class_names), tuple(templates), source)
     st.plotly_chart(token_bars(result.probabilities, class_names, value_label="probability",
                                title=f"{len(templates)} template(s) ensembled: the mean of their unit embeddings"),
                     key="zero_shot", config=chart_config("clip-space_zero-shot"))
@@ -96,9 +96,10 @@ else:
     st.info("Give at least one class name and one template containing {}.")
 
 st.subheader("5. Text → patch similarity (a probe CLIP was not trained for)")
-patch_caption = st.selectbox("Caption to compare with every patch of the sidebar image", captions,
-                             key="clip_patch_text")
-probe = clip_source.patch_text(source.key, image_png, patch_caption, source)
+patch_caption = st.selectbox("Caption to compare with every patch of the sidebar image", range(len(captions)),
+                             format_func=lambda i: captions[i], key="clip_patch_text")
+patch_caption = patch_caption if patch_caption is not None and patch_caption < len(captions) else 0
+probe = patch_text_similarity_in(space, patch_caption)  # from the embedding pass: no forward of its own
 st.plotly_chart(patch_overlay(probe.model_image, probe.patch_size, probe.cosine.shape, probe.cosine,
                               title="cosine(patch token → image projection, caption embedding)",
                               value_label="cosine"), key="patch_text", config=chart_config("clip-space_text-patch"))

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from core import clip_space, shapes_world
 from tests.models import bundled
@@ -42,12 +43,28 @@ def test_nearest_ranks_images_and_captions_by_cosine_and_leaves_the_item_out():
     assert first_caption.index == 2  # the trained model puts an image's own caption nearest among the captions
 
 
-def test_patch_text_similarity_is_a_patch_grid_and_its_cls_equals_the_image_embedding_path():
+def test_embed_equals_clipmodels_own_embeddings_and_keeps_the_first_images_patch_tokens():
+    clip = bundled("clip")
+    scenes, captions = _scenes_and_captions(3)
+    space = clip_space.embed(clip.model, clip.processor, [s.image for s in scenes], ["0", "1", "2"], captions)
+    inputs = clip.processor(images=[s.image for s in scenes], text=captions, return_tensors="pt", padding=True)
+    with torch.inference_mode():
+        own = clip.model(**inputs, output_hidden_states=True)
+        tokens = clip.model.vision_model.post_layernorm(own.vision_model_output.last_hidden_state[0, 1:])  # (N, d)
+        patches = torch.nn.functional.normalize(clip.model.visual_projection(tokens), dim=-1)  # (N, D)
+    assert np.allclose(space.image_embeds, own.image_embeds.numpy(), atol=1e-5)
+    assert np.allclose(space.text_embeds, own.text_embeds.numpy(), atol=1e-5)
+    assert space.first_patch_embeds.shape == (8, 8, 64)
+    assert np.allclose(space.first_patch_embeds.reshape(64, -1), patches.numpy(), atol=1e-5)
+
+
+def test_patch_text_similarity_is_a_patch_grid_and_its_cls_is_the_image_text_cosine():
     clip = bundled("clip")
     scenes, captions = _scenes_and_captions(2)
     probe = clip_space.patch_text_similarity(clip.model, clip.processor, scenes[0].image, captions[1])
     assert probe.cosine.shape == (8, 8) and probe.patch_size == 8
     assert probe.model_image.shape == (64, 64, 3)
     assert np.abs(probe.cosine).max() <= 1 + 1e-5
-    space = clip_space.embed(clip.model, clip.processor, [scenes[0].image], ["0"], [captions[1]])
-    assert np.isclose(probe.cls_cosine, space.similarity[0, 0], atol=1e-5)  # CLS through the same path = CLIP's own
+    space = clip_space.embed(clip.model, clip.processor, [scenes[0].image, scenes[1].image], ["0", "1"], captions)
+    assert np.isclose(probe.cls_cosine, space.similarity[0, 1], atol=1e-5)
+    assert np.allclose(clip_space.patch_text_similarity_in(space, 1).cosine, probe.cosine, atol=1e-5)

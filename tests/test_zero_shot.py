@@ -26,3 +26,16 @@ def test_several_templates_give_one_row_each():
     assert result.per_template.shape == (len(zero_shot.TEMPLATES), 2)
     with pytest.raises(ValueError):
         zero_shot.zero_shot(clip.model, clip.processor, scene.image, [], ["a {}"])
+
+
+def test_probabilities_equal_clipmodels_own_softmax_for_one_template():
+    import torch
+
+    clip = bundled("clip")
+    scene = shapes_world.make_scene(11, n_objects=1)
+    names = ["red circle", "blue square", "green triangle"]
+    result = zero_shot.zero_shot(clip.model, clip.processor, scene.image, names, ["a {}"])
+    inputs = clip.processor(images=scene.image, text=[f"a {n}" for n in names], return_tensors="pt", padding=True)
+    with torch.inference_mode():
+        own = clip.model(**inputs).logits_per_image.softmax(dim=-1)[0].numpy()
+    assert np.allclose(result.probabilities, own, atol=1e-5)
