@@ -153,6 +153,27 @@ def test_changing_the_layer_changes_the_heatmap(server, browser):
     page.close()
 
 
+def test_changing_the_head_changes_the_token_patch_matrix(server, browser):
+    page = open_page(browser, server, "Cross-attention", height=2200)
+    matrix_plot = ("Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                   ".find(p => (p.layout.title.text || '').includes('Token x patch cross-attention'))")
+    page.wait_for_function(f"() => !!{matrix_plot}", timeout=60_000)
+
+    def matrix() -> str:
+        return page.evaluate(f"() => JSON.stringify({matrix_plot}.data[0].z)")
+
+    before = matrix()
+    head_box = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text("Head", exact=True)).first
+    head_box.click()
+    page.get_by_role("option", name="head 1", exact=True).click()
+    _wait_until_idle(page)
+    page.wait_for_function(f"(b) => JSON.stringify({matrix_plot}.data[0].z) !== b", arg=before, timeout=30_000)
+    assert matrix() != before
+    _assert_no_exception(page, "cross-attention after a head change")
+    page.screenshot(path=str(ARTIFACTS / "cross-attention-head1.png"), full_page=True)
+    page.close()
+
+
 def test_clicking_a_patch_on_the_image_shows_which_tokens_looked_at_it(server, browser):
     page = open_page(browser, server, "Cross-attention", height=2200)
     page.locator(".js-plotly-plot").nth(2).wait_for(timeout=60_000)
