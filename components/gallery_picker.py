@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.inputs import Inputs
+from components.inputs import Inputs, upload_png
 from components.presets import clip_gallery_buttons
 from core import gallery, images
 from core.presets import ClipGallery
@@ -35,15 +35,9 @@ def _uploads() -> list[gallery.GalleryItem]:
                              type=list(images.UPLOAD_TYPES), accept_multiple_files=True, key="clip_uploads")
     items = []
     for file in (files or [])[:MAX_UPLOADS]:
-        try:
-            loaded = images.read_upload(file.getvalue())
-        except images.ImageInputError as error:
-            st.error(f"{file.name}: {error}")
-            continue
-        except Exception as error:  # noqa: BLE001 - one bad file must not take the page down
-            st.error(f"{file.name} could not be read as an image ({type(error).__name__}).")
-            continue
-        items.append(gallery.GalleryItem(f"upload: {file.name}", images.to_png(loaded.image), "a photo", "upload"))
+        png = upload_png(file.getvalue(), where=st, name=file.name)  # one bad file only costs its own message
+        if png is not None:
+            items.append(gallery.GalleryItem(f"upload: {file.name}", png, "a photo", "upload"))
     if files and len(files) > MAX_UPLOADS:
         st.warning(f"Only the first {MAX_UPLOADS} uploads are used.")
     return items

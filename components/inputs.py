@@ -32,22 +32,35 @@ def _on_image_change() -> None:
         st.session_state["text"] = sample.question
 
 
+@st.cache_data(show_spinner=False, max_entries=16)  # in memory only; a rerun (layer, head) must not decode again
+def _decoded_upload(data: bytes) -> tuple[bytes, tuple[str, ...]]:
+    loaded = images.read_upload(data)  # bytes in, an image out, nothing written to disk
+    return images.to_png(loaded.image), tuple(loaded.notes)
+
+
+def upload_png(data: bytes, where=st.sidebar, name: str = "") -> bytes | None:
+    """An uploaded file as PNG bytes, decoded once per distinct file; its notes (rotation applied, first frame...)
+    and any error go to `where` (the sidebar, or the page), prefixed with `name`. None when it cannot be read."""
+    prefix = f"{name}: " if name else ""
+    try:
+        png, notes = _decoded_upload(data)
+    except images.ImageInputError as error:
+        where.error(prefix + str(error))
+        return None
+    except Exception as error:  # noqa: BLE001 - a decoder bug must not become a traceback for the student
+        where.error(f"{prefix}This file could not be read as an image ({type(error).__name__}). Please try another "
+                    "PNG or JPEG file.")
+        return None
+    for note in notes:
+        where.info(f"{prefix}Note: {note}")
+    return png
+
+
 def _image_from_upload(data: bytes | None, what: str) -> bytes | None:
     if data is None:
         st.sidebar.info(f"No {what} yet: use the control above.")
         return None
-    try:
-        loaded = images.read_upload(data)  # in memory only: bytes in, an image out, nothing written to disk
-    except images.ImageInputError as error:
-        st.sidebar.error(str(error))
-        return None
-    except Exception as error:  # noqa: BLE001 - a decoder bug must not become a traceback for the student
-        st.sidebar.error(f"This file could not be read as an image ({type(error).__name__}). Please try another "
-                         "PNG or JPEG file.")
-        return None
-    for note in loaded.notes:
-        st.sidebar.info(f"Note: {note}")
-    return images.to_png(loaded.image)
+    return upload_png(data)
 
 
 def render_sidebar() -> Inputs:

@@ -8,6 +8,7 @@ import io
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from components import clip_source, live_training
 from components import export as export_component
@@ -246,3 +247,16 @@ def test_the_exports_carry_the_shown_matrix_and_embeddings_with_labels(clip_page
     image_embeds, image_labels, text_embeds, text_labels, _ = seen["embeddings"]
     assert image_embeds.shape == (len(rows), 64) and text_embeds.shape == (len(cols), 64)
     assert image_labels == rows and text_labels == cols
+
+
+def test_gallery_uploads_join_the_space_and_a_bad_one_only_costs_its_own_message(clip_page):
+    at = clip_page
+    n_images = heatmap_z(figure_titled(at, "Cosine similarity")).shape[0]
+    good = io.BytesIO()
+    Image.new("RGB", (90, 60), "blue").save(good, format="PNG")
+    at.file_uploader(key="clip_uploads").set_value([("blue.png", good.getvalue(), "image/png"),
+                                                     ("broken.png", b"not an image", "image/png")]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert heatmap_z(figure_titled(at, "Cosine similarity")).shape[0] == n_images + 1
+    assert any(e.value.startswith("broken.png: ") for e in at.error)
+    assert "upload: blue.png" in figure_titled(at, "Cosine similarity")["data"][0]["y"][-1]
