@@ -18,7 +18,8 @@ from core.patching import patch_at
 SHOWN_PX = 320
 
 
-def _grid_picture(image: np.ndarray, grid: tuple[int, int], selected: int) -> Image.Image:
+def gridded_picture(image: np.ndarray, grid: tuple[int, int]) -> Image.Image:
+    """The image at SHOWN_PX wide (nearest-neighbour, so patches stay crisp) with white patch-grid lines."""
     rows, cols = grid
     picture = Image.fromarray(image).resize((SHOWN_PX, SHOWN_PX * image.shape[0] // image.shape[1]),
                                             Image.Resampling.NEAREST)
@@ -28,9 +29,20 @@ def _grid_picture(image: np.ndarray, grid: tuple[int, int], selected: int) -> Im
         draw.line([(c * w / cols, 0), (c * w / cols, h)], fill=(255, 255, 255), width=1)
     for r in range(1, rows):
         draw.line([(0, r * h / rows), (w, r * h / rows)], fill=(255, 255, 255), width=1)
-    r, c = divmod(selected, cols)
-    draw.rectangle([c * w / cols, r * h / rows, (c + 1) * w / cols, (r + 1) * h / rows], outline=(0, 212, 255),
-                   width=3)
+    return picture
+
+
+def patch_box(picture: Image.Image, grid: tuple[int, int], patch: int, inset: float = 0) -> list[float]:
+    """[x0, y0, x1, y1] of one patch (row-major index) on a gridded picture, shrunk by `inset` pixels."""
+    rows, cols = grid
+    w, h = picture.size
+    r, c = divmod(patch, cols)
+    return [c * w / cols + inset, r * h / rows + inset, (c + 1) * w / cols - inset, (r + 1) * h / rows - inset]
+
+
+def _grid_picture(image: np.ndarray, grid: tuple[int, int], selected: int) -> Image.Image:
+    picture = gridded_picture(image, grid)
+    ImageDraw.Draw(picture).rectangle(patch_box(picture, grid, selected), outline=(0, 212, 255), width=3)
     return picture
 
 

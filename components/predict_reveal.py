@@ -13,10 +13,10 @@ import streamlit as st
 from PIL import Image, ImageDraw
 from streamlit_image_coordinates import streamlit_image_coordinates
 
+from components.clickable_grid import SHOWN_PX, gridded_picture, patch_box
 from core.patching import patch_at
 from core.prediction import Bins, grade_choice, grade_option, grade_patch
 
-SHOWN_PX = 320
 GUESS, TRUTH = (0, 212, 255), (255, 0, 200)  # cyan and magenta, each in a black frame: readable on any object
 
 
@@ -33,20 +33,12 @@ def _fresh(key: str, asked_about: tuple) -> None:
 
 
 def _picture(image: np.ndarray, grid: tuple[int, int], guess: int | None, truth: tuple[int, ...] = ()) -> Image.Image:
-    rows, cols = grid
-    picture = Image.fromarray(image).resize((SHOWN_PX, SHOWN_PX * image.shape[0] // image.shape[1]),
-                                            Image.Resampling.NEAREST)
+    picture = gridded_picture(image, grid)
     draw = ImageDraw.Draw(picture)
-    w, h = picture.size
-    for c in range(1, cols):
-        draw.line([(c * w / cols, 0), (c * w / cols, h)], fill=(255, 255, 255), width=1)
-    for r in range(1, rows):
-        draw.line([(0, r * h / rows), (w, r * h / rows)], fill=(255, 255, 255), width=1)
 
     def outline(patch: int, colour: tuple[int, int, int], inset: int) -> None:
         """A coloured frame inside a black one, so it reads on any object's colour (a light frame on a yellow square)."""
-        r, c = divmod(patch, cols)
-        box = [c * w / cols + inset, r * h / rows + inset, (c + 1) * w / cols - inset, (r + 1) * h / rows - inset]
+        box = patch_box(picture, grid, patch, inset)
         draw.rectangle(box, outline=(0, 0, 0), width=5)
         draw.rectangle([box[0] + 1, box[1] + 1, box[2] - 1, box[3] - 1], outline=colour, width=3)
 

@@ -52,7 +52,6 @@ class LiveResult:
     seconds: float
     losses: list[float] = field(default_factory=list)  # one per step
     step_seconds: list[float] = field(default_factory=list)  # time since start at the end of each step
-    probe_captions: list[str] = field(default_factory=list)
 
 
 def probe_scenes(n: int) -> list[shapes_world.Scene]:
@@ -139,4 +138,4 @@ def train_live(config: LiveConfig = LiveConfig(), on_step: Callable[[LiveStep], 
         if out_of_time:
             break
     model.eval()
-    return LiveResult(model, processor, step, time.perf_counter() - start, losses, step_seconds, captions)
+    return LiveResult(model, processor, step, time.perf_counter() - start, losses, step_seconds)

@@ -42,7 +42,7 @@ if not captions:
     st.stop()
 named_images = tuple((item.name, item.png) for item in items)
 space = clip_source.embed(source.key, named_images, tuple(captions), source)
-n_images, pairs_n = len(items), min(len(items), len(captions))
+pairs_n = min(len(items), len(captions))
 image_labels = [item.name for item in items]
 if predict_toggle("clip"):
     option_question("clip_question", f"Which caption will CLIP place nearest to image 0 ({image_labels[0]})?",
