@@ -4,9 +4,9 @@ from __future__ import annotations
 import html
 
 import numpy as np
-import plotly.graph_objects as go
 
-from components.patch_overlay import COLORSCALE_STOPS, plain_figure
+from components.frozen_figure import FrozenFigure, cached_figure, plain_figure
+from components.patch_overlay import COLORSCALE_STOPS
 
 
 def unique_labels(labels: list[str]) -> list[str]:
@@ -15,6 +15,7 @@ def unique_labels(labels: list[str]) -> list[str]:
     return [f"{i}:{html.escape(label, quote=False)}" for i, label in enumerate(labels)]
 
 
+@cached_figure
 def attention_matrix(
     matrix: np.ndarray,
     query_labels: list[str],
@@ -27,7 +28,7 @@ def attention_matrix(
     y_title: str = "queries",
     value_label: str = "weight",
     cells: list[tuple[int, int]] = (),
-) -> go.Figure:
+) -> FrozenFigure:
     """matrix: (queries, keys). boundaries: ('x' or 'y', position) lines, e.g. where text tokens end.
     cells: (row, column) of cells to outline, e.g. the matched pairs of the CLIP page's similarity matrix."""
     if matrix.shape != (len(query_labels), len(key_labels)):

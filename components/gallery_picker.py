@@ -9,6 +9,8 @@ from components.presets import clip_gallery_buttons
 from core import gallery, images
 from core.presets import ClipGallery
 
+THUMBNAIL_PX = 72
+
 MAX_UPLOADS = 8  # each image costs one vision forward; eight keeps a shared 2-core server responsive
 CAPTIONS_KEY, CAPTION_NAMES_KEY, PRESET_KEY = "clip_captions", "_clip_caption_names", "_clip_preset"
 
@@ -73,7 +75,8 @@ def gallery_picker(inputs: Inputs, image_png: bytes) -> tuple[list[gallery.Galle
     items = [first] + [catalogue[name] for name in chosen] + _uploads()
     if len(items) < gallery.MIN_GALLERY:
         st.caption(f"{len(items)} images: the projections read better with {gallery.MIN_GALLERY} or more.")
-    st.image([item.png for item in items], caption=[f"{i}. {item.name}" for i, item in enumerate(items)], width=72)
+    st.image([images.thumbnail_png(item.png, THUMBNAIL_PX) for item in items], width=THUMBNAIL_PX, output_format="PNG",
+             caption=[f"{i}. {item.name}" for i, item in enumerate(items)])
     _sync_captions(items)
     text = st.text_area("Captions, one per line: line i belongs to image i; lines beyond the images are extra "
                         "captions with no image of their own", key=CAPTIONS_KEY, height=200)

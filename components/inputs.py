@@ -14,6 +14,7 @@ from core import images, registry, shapes_world, text_limits
 
 UPLOAD, CAMERA = "upload an image", "take a photo"
 DEFAULT_IMAGE = {"bundled": "shapes: two objects", "hub": "photo: cat"}
+SIDEBAR_IMAGE_PX = 160
 MAX_TEXT_CHARS = text_limits.MAX_TEXT_CHARS  # longer text is cut with a note (core/text_limits.py)
 
 
@@ -93,7 +94,8 @@ def render_sidebar() -> Inputs:
     else:
         image_png = images.sample_png(source)
     if image_png is not None:
-        sidebar.image(image_png, caption=source, width=160)
+        sidebar.image(images.thumbnail_png(image_png, SIDEBAR_IMAGE_PX), caption=source, width=SIDEBAR_IMAGE_PX,
+                      output_format="PNG")  # PNG bytes sent as they are ("auto" would re-encode a JPEG)
 
     text = sidebar.text_input("Question or caption", key="text", max_chars=MAX_TEXT_CHARS,
                               help="Every page uses this text: as the question (cross-attention, early fusion) "

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 
-from components.patch_overlay import plain_figure
+from components.frozen_figure import FrozenFigure, cached_figure, plain_figure
 
 
-def mass_chart(mass: dict[str, np.ndarray], title: str = "") -> go.Figure:
+@cached_figure
+def mass_chart(mass: dict[str, np.ndarray], title: str = "") -> FrozenFigure:
     """mass: direction -> (layers, heads); one line per direction, the mean over heads, with each head as dots."""
     traces = []
     for (name, values), color in zip(mass.items(), ("#1f77b4", "#ff7f0e")):

@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-from components.patch_overlay import plain_figure
+from components.frozen_figure import plain_figure
 
 MODALITY_COLORS = {"image": "#1f77b4", "caption": "#ff7f0e"}  # blue/orange: tell apart on light and dark themes
 TRACE_KINDS = ("image", "caption")  # curve numbers 1 and 2 (0 is the pair lines): what a selection maps back to

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from components.patch_overlay import patch_overlay
+from components.pictures import picture_png
 from core.cross_attention import CrossAttentionResult
 
 
@@ -18,8 +19,8 @@ def step_through(result: CrossAttentionResult, matrix: np.ndarray, key: str) -> 
                              key=f"{key}_stage")
     rows, cols = result.grid
     if stage == 0:
-        st.image(result.model_image, caption="The image as the model receives it (resized, normalisation undone)",
-                 width=320)
+        st.image(picture_png(result.model_image, 320), width=320, output_format="PNG",
+                 caption="The image as the model receives it (resized, normalisation undone)")
     elif stage == 1:
         st.plotly_chart(patch_overlay(result.model_image, result.patch_size, result.grid,
                                       title=f"{rows} x {cols} = {rows * cols} patches of {result.patch_size} px"),

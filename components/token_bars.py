@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 
 from components.attention_matrix import unique_labels
-from components.patch_overlay import plain_figure
+from components.frozen_figure import FrozenFigure, cached_figure, plain_figure
 
 
-def token_bars(values: np.ndarray, tokens: list[str], title: str = "", value_label: str = "attention") -> go.Figure:
+@cached_figure
+def token_bars(values: np.ndarray, tokens: list[str], title: str = "", value_label: str = "attention") -> FrozenFigure:
     if values.shape != (len(tokens),):
         raise ValueError(f"{values.shape} values for {len(tokens)} tokens")
     bars = dict(type="bar", x=unique_labels(tokens), y=values, marker=dict(color="#1f77b4"),

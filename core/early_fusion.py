@@ -9,6 +9,7 @@ embeddings to the model through its `image_embeds` argument: the same computatio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -42,6 +43,11 @@ class FusionResult:
     @property
     def answer(self) -> str:
         return self.top_answers[0][0]
+
+    @cached_property
+    def modality_mass(self) -> dict[str, np.ndarray]:
+        """`cross_modal_mass` of these attentions, computed once: the page redraws it on every rerun."""
+        return cross_modal_mass(self.attentions, self.n_text)
 
     def reading_order(self) -> np.ndarray:
         """(S,) a permutation of the stream: text tokens and image CLS stay, patches sorted row by row. Apply it to

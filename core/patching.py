@@ -6,7 +6,7 @@ model received and the CLS row of every layer's self-attention.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -31,6 +31,7 @@ class PatchView:
     attentions: np.ndarray
     patch_vectors: np.ndarray  # (n_patches, d): each patch after the linear projection, before positions
     position_embeddings: np.ndarray  # (n_patches, d): the learned position of each patch (CLS's left out)
+    _pca: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)  # pca_rgb, made once
 
     @property
     def n_patches(self) -> int:
@@ -49,6 +50,11 @@ class PatchView:
 
     def pca_rgb(self) -> np.ndarray:
         """(rows, cols, 3) uint8: the top 3 principal components of the patch vectors as colours."""
+        if self._pca is None:
+            self._pca = self._principal_colours()
+        return self._pca
+
+    def _principal_colours(self) -> np.ndarray:
         centred = self.patch_vectors - self.patch_vectors.mean(axis=0)
         _, _, vt = np.linalg.svd(centred, full_matrices=False)
         coords = centred @ vt[:3].T  # (N, 3)

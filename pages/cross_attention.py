@@ -9,6 +9,7 @@ from components.inputs import current, require_image, require_text
 from components.layer_head import layer_head_selectors
 from components.lesson import lesson_intro
 from components.patch_overlay import patch_overlay
+from components.pictures import picture_png
 from components.predict_reveal import patch_question, predict_toggle
 from components.presets import preset_buttons
 from components.grounding_frame import grounding_frame
@@ -124,7 +125,8 @@ with st.expander("Is the attention faithful? Hide the patches and ask again"):
     if st.toggle("Run the test (7 more forwards of the model)", key="cross_masking"):
         masking = models.masking_test(inputs.pack, image_png, question, layer, head, token, k)
         left, right = st.columns(2)
-        left.image(masking.top_masked_image, caption=f"top-{k} patches of “{result.tokens[token]}” hidden", width=260)
+        left.image(picture_png(masking.top_masked_image, 260), width=260, output_format="PNG",
+                   caption=f"top-{k} patches of “{result.tokens[token]}” hidden")
         right.metric(f"P(“{masking.answer}”) as asked", f"{masking.p_original:.1%}")
         right.metric(f"… with the top-{k} attended patches hidden", f"{masking.p_top_masked:.1%}",
                      delta=f"{masking.p_top_masked - masking.p_original:+.1%}")

@@ -13,10 +13,11 @@ from components.mass_chart import mass_chart
 from components.patch_overlay import patch_overlay
 from components.predict_reveal import choice_question, predict_toggle
 from components.presets import preset_buttons
+from components.tables import arrow_table
 from components.token_bars import token_bars
 from core.attention import HEAD_MAX, HEAD_MEAN, select
 from core.cross_attention import naming_token
-from core.early_fusion import block_label_positions, cross_modal_mass
+from core.early_fusion import block_label_positions
 from core.prediction import SHARE_BINS
 
 st.title("Early fusion: one stream for words and patches")
@@ -32,7 +33,7 @@ deep_link.apply_view("early-fusion", list(range(n_layers)), [HEAD_MEAN, HEAD_MAX
 if predict_toggle("fusion"):
     choice_question("fusion_q", "In the last layer, what share of a text token's attention goes to the image "
                     "tokens (mean over text tokens and heads)?", SHARE_BINS,
-                    float(cross_modal_mass(result.attentions, result.n_text)["text->image"][-1].mean()),
+                    float(result.modality_mass["text->image"][-1].mean()),
                     (inputs.pack, inputs.image_name, question))
 
 answer, score = result.top_answers[0]
@@ -44,7 +45,7 @@ with st.expander(f"The stream: {result.n_text} text tokens + {result.n_image} im
     st.caption("Each token's vector = its content (a word embedding or a patch projection) + a position embedding + "
                "a modality (token-type) embedding. ViLT draws the image tokens in a random order on every forward; "
                "the position column says which patch each one is.")
-    st.dataframe(result.stream_rows(), key="fusion_stream", height=260)
+    st.dataframe(arrow_table(result.stream_rows()), key="fusion_stream", height=260)
 
 formulas_at("early-fusion", "matrix")
 layer, head = layer_head_selectors(n_layers, n_heads, key="fusion")
@@ -67,7 +68,7 @@ export_matrix(matrix, tokens, tokens, f"early-fusion_layer-{layer}_head-{head}",
               corner="query \\ key", layer=str(layer), head=str(head), question=question, pack=inputs.pack,
               n_text=str(result.n_text))
 
-st.plotly_chart(mass_chart(cross_modal_mass(result.attentions, result.n_text),
+st.plotly_chart(mass_chart(result.modality_mass,
                            title="How much each modality reads the other, layer by layer"), key="cross_modal_mass")
 st.caption("text->image: the share of a text token's attention that goes to image tokens (mean over text tokens); "
            "image->text: the share of an image token's attention that goes to text tokens. Dots are single heads.")

@@ -1,5 +1,4 @@
 import streamlit as st
-from PIL import Image
 
 from components import deep_link, models
 from components.attention_matrix import attention_matrix
@@ -9,6 +8,7 @@ from components.inputs import current, require_image
 from components.layer_head import layer_head_selectors
 from components.lesson import formulas_at, lesson_intro
 from components.patch_overlay import patch_overlay
+from components.pictures import enlarged_png
 from components.predict_reveal import patch_question, predict_toggle
 from components.presets import preset_buttons
 from components.token_bars import token_bars
@@ -42,9 +42,9 @@ left.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid, ti
 with right:
     st.markdown(f"The image after resizing, cropping and normalising to {height} x {width} px. In reading order, "
                 "the sequence starts:")
-    first = [Image.fromarray(view.patch_pixels(i)).resize((48, 48), Image.Resampling.NEAREST)
-             for i in range(min(12, view.n_patches))]
-    st.image(first, caption=[f"{i + 1}: p({i // cols},{i % cols})" for i in range(len(first))], width=48)
+    first = [enlarged_png(view.patch_pixels(i), 48) for i in range(min(12, view.n_patches))]
+    st.image(first, caption=[f"{i + 1}: p({i // cols},{i % cols})" for i in range(len(first))], width=48,
+             output_format="PNG")
     st.caption("… preceded by the CLS token, which has no pixels: it only gathers from the patches.")
 
 st.header("2. Patch → vector")
@@ -56,7 +56,7 @@ with left:
     clickable_patch_grid(view.model_image, view.grid, state_key="patching_patch", click_key="patching_click")
 patch = st.session_state["patching_patch"]
 r, c = divmod(patch, cols)
-middle.image(Image.fromarray(view.patch_pixels(patch)).resize((160, 160), Image.Resampling.NEAREST),
+middle.image(enlarged_png(view.patch_pixels(patch), 160), output_format="PNG",
              caption=f"p({r},{c}): {view.patch_size} x {view.patch_size} x 3 = {view.patch_size ** 2 * 3} numbers")
 middle.plotly_chart(token_bars(view.patch_vectors[patch], [str(i) for i in range(view.patch_vectors.shape[1])],
                                title=f"… projected to {view.patch_vectors.shape[1]} numbers", value_label="value"),
@@ -64,7 +64,7 @@ middle.plotly_chart(token_bars(view.patch_vectors[patch], [str(i) for i in range
 right.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid, view.similar_patches(patch),
                                  title=f"Patches whose vector resembles p({r},{c})", value_label="cosine"),
                    key="similar_patches")
-st.image(Image.fromarray(view.pca_rgb()).resize((width, height), Image.Resampling.NEAREST), width=260,
+st.image(enlarged_png(view.pca_rgb(), width, height), width=260, output_format="PNG",
          caption="All patch vectors, their top 3 principal components shown as red, green, blue: similar colour, "
                  "similar vector.")
 
