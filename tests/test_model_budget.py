@@ -57,3 +57,36 @@ def test_a_model_never_seen_is_loaded_alone():
 def test_weight_bytes_counts_parameters_and_buffers():
     module = torch.nn.BatchNorm1d(10)  # 20 parameters + 21 buffer values (running mean, var, num_batches_tracked)
     assert weight_bytes(module) == 20 * 4 + 20 * 4 + 8
+
+
+def test_an_evicted_model_is_really_freed_after_the_page_that_used_it():
+    """The budget only bounds memory if nothing else holds an evicted model. The CLIP space page once kept its CLIP
+    in a page variable that outlived the run: 600 MB of CLIP B/32 stayed alive next to the next page's model."""
+    import gc
+    import weakref
+
+    from streamlit.testing.v1 import AppTest
+
+    from components import models
+    from tests.conftest import ROOT
+
+    budget = models.loaded_models()
+    saved = budget.budget_bytes
+    budget.budget_bytes = 1  # every load evicts every other model first
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+        at.run()
+        at.switch_page("pages/clip_space.py")
+        at.run()
+        assert not at.exception
+        clip = weakref.ref(budget._entries[("bundled", "clip")].model)
+        at.switch_page("pages/early_fusion.py")
+        at.run()
+        assert not at.exception and [role for _, role in budget.keys()] == ["fusion"]
+        gc.collect()
+        assert clip() is None, "the evicted CLIP is still referenced"
+        at.switch_page("pages/clip_space.py")  # every result cached: the page needs no model, so none is loaded
+        at.run()
+        assert not at.exception and [role for _, role in budget.keys()] == ["fusion"]
+    finally:
+        budget.budget_bytes = saved
