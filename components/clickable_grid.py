@@ -6,13 +6,13 @@ which returns the click position on the image.
 from __future__ import annotations
 
 import io
-from functools import lru_cache
 
 import numpy as np
 import streamlit as st
 from PIL import Image, ImageDraw
 from streamlit_image_coordinates import streamlit_image_coordinates
 
+from components.value_cache import value_cached
 from core.patching import patch_at
 
 SHOWN_PX = 320
@@ -59,9 +59,9 @@ class _EncodedPNG:
         buffer.write(self.data)
 
 
-@lru_cache(maxsize=32)
-def _encoded(pixels: bytes, shape: tuple[int, ...], grid: tuple[int, int], selected: int) -> _EncodedPNG:
-    return _EncodedPNG(_grid_picture(np.frombuffer(pixels, dtype=np.uint8).reshape(shape), grid, selected))
+@value_cached(maxsize=32)
+def _encoded(image: np.ndarray, grid: tuple[int, int], selected: int) -> _EncodedPNG:
+    return _EncodedPNG(_grid_picture(image, grid, selected))
 
 
 def clickable_patch_grid(image: np.ndarray, grid: tuple[int, int], state_key: str, click_key: str) -> None:
@@ -72,5 +72,5 @@ def clickable_patch_grid(image: np.ndarray, grid: tuple[int, int], state_key: st
         if click:
             st.session_state[state_key] = patch_at(click["x"], click["y"], click["width"], click["height"], grid)
 
-    picture = _encoded(image.tobytes(), image.shape, tuple(grid), int(st.session_state.get(state_key, 0)))
+    picture = _encoded(image, tuple(grid), int(st.session_state.get(state_key, 0)))
     streamlit_image_coordinates(picture, key=click_key, on_click=on_click, cursor="crosshair")

@@ -60,6 +60,10 @@ class FusionResult:
     def stream_rows(self) -> list[dict[str, object]]:
         """The joint stream as ViLT sees it, one row per token: its label, modality (the token-type embedding
         added: 0 text, 1 image) and position (text index, or the patch's (row, col); the image CLS has none)."""
+        return self._stream_rows
+
+    @cached_property
+    def _stream_rows(self) -> list[dict[str, object]]:
         rows = [dict(token=t, modality="text", token_type=0, position=str(i))
                 for i, t in enumerate(self.tokens[: self.n_text])]
         rows.append(dict(token="[IMG]", modality="image", token_type=1, position="image CLS"))

@@ -93,6 +93,7 @@ def tokenizer_for(pack: str, role: str):
     return (tokenizer, pack) if tokenizer is not None else (_tokenizer("bundled", role), "bundled")
 
 
+@lru_cache(maxsize=256)  # the sidebar fits its text on every rerun: tokenize a text once, not per layer change
 def prepare(text: str, pack: str, roles: tuple[str, ...] = TEXT_ROLES) -> FittedText:
     """Clean the text, then cut it to the tightest token limit among `roles` of the pack, naming that model."""
     text, notes = clean(text)
