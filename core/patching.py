@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from core.attention import stack_attentions
+from core.rollout import mean_attention_distance, rollout
 
 
 @dataclass
@@ -31,7 +32,15 @@ class PatchView:
     attentions: np.ndarray
     patch_vectors: np.ndarray  # (n_patches, d): each patch after the linear projection, before positions
     position_embeddings: np.ndarray  # (n_patches, d): the learned position of each patch (CLS's left out)
-    _pca: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)  # pca_rgb, made once
+    # what the page redraws on every rerun from these arrays, computed once per view (it is shared, read-only)
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def _once(self, key, compute):
+        if key not in self._memo:
+            value = compute()
+            value.setflags(write=False)  # shared by every session that shows this view
+            self._memo[key] = value
+        return self._memo[key]
 
     @property
     def n_patches(self) -> int:
@@ -50,9 +59,16 @@ class PatchView:
 
     def pca_rgb(self) -> np.ndarray:
         """(rows, cols, 3) uint8: the top 3 principal components of the patch vectors as colours."""
-        if self._pca is None:
-            self._pca = self._principal_colours()
-        return self._pca
+        return self._once("pca", self._principal_colours)
+
+    def rollout_into_cls(self, head_fusion: str, discard_ratio: float) -> np.ndarray:
+        """(n_patches,): attention rollout over all layers, how much each patch flows into the final CLS."""
+        return self._once(("rollout", head_fusion, discard_ratio),
+                          lambda: rollout(self.attentions, head_fusion, discard_ratio)[0, 1:])
+
+    def attention_distance(self) -> np.ndarray:
+        """(layers, heads): mean attention distance in pixels (core.rollout.mean_attention_distance)."""
+        return self._once("distance", lambda: mean_attention_distance(self.attentions, self.grid, self.patch_size))
 
     def _principal_colours(self) -> np.ndarray:
         centred = self.patch_vectors - self.patch_vectors.mean(axis=0)

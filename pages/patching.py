@@ -14,7 +14,7 @@ from components.presets import preset_buttons
 from components.token_bars import token_bars
 from core.attention import HEAD_MAX, HEAD_MEAN, LAYER_MEAN, select
 from core.export import patch_labels
-from core.rollout import HEAD_FUSIONS, mean_attention_distance, rollout
+from core.rollout import HEAD_FUSIONS
 
 st.title("Patching: from pixels to a sequence of patch vectors")
 lesson_intro("patches")
@@ -99,11 +99,11 @@ formulas_at("patches", "rollout")
 left, right = st.columns(2)
 fusion = left.selectbox("Rollout: fuse heads by", HEAD_FUSIONS, key="patching_fusion")
 discard = right.slider("Rollout: discard the weakest share of weights", 0.0, 0.95, 0.0, 0.05, key="patching_discard")
-rolled = rollout(view.attentions, fusion, discard)[0, 1:]  # (N,): how much each patch flows into the final CLS
+rolled = view.rollout_into_cls(fusion, discard)  # (N,): how much each patch flows into the final CLS
 left.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid, rolled.reshape(rows, cols),
                                 title="Attention rollout into CLS, all layers", value_label="rollout"),
                   key="rollout", config=chart_config("patching_rollout"))
-distance = mean_attention_distance(view.attentions, view.grid, view.patch_size)  # (L, H)
+distance = view.attention_distance()  # (L, H)
 right.plotly_chart(attention_matrix(distance, [f"layer {i}" for i in range(n_layers)],
                                     [f"head {h}" for h in range(n_heads)], x_title="head", y_title="layer",
                                     value_label="pixels", title="Mean attention distance (local early, global late?)",

@@ -63,3 +63,19 @@ def test_full_size_clip_b16_architecture_gives_a_14x14_grid():
     view = patching.patch_view(model, processor, Image.new("RGB", (300, 200), "gray"))
     assert view.grid == (14, 14) and view.attentions.shape[-1] == 197
     assert view.position_similarity().shape == (196, 196)
+
+
+def test_what_the_page_redraws_is_computed_once_per_view_and_read_only():
+    from core.rollout import mean_attention_distance, rollout
+    clip = bundled("clip")
+    view = patching.patch_view(clip.model, clip.processor, images.load_image(images.sample_png("shapes: one object")))
+    rolled = view.rollout_into_cls("max", 0.5)
+    assert np.allclose(rolled, rollout(view.attentions, "max", 0.5)[0, 1:])
+    assert view.rollout_into_cls("max", 0.5) is rolled  # the second rerun reuses it
+    assert not np.allclose(view.rollout_into_cls("mean", 0.0), rolled)  # other settings, another result
+    distance = view.attention_distance()
+    assert np.allclose(distance, mean_attention_distance(view.attentions, view.grid, view.patch_size))
+    assert view.pca_rgb() is view.pca_rgb()
+    for shared in (rolled, distance, view.pca_rgb()):
+        with pytest.raises(ValueError):  # one session cannot change what another session's page shows
+            shared[0] = 0
