@@ -76,6 +76,7 @@ def test_an_evicted_model_is_really_freed_after_the_page_that_used_it():
     try:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
         at.run()
+        at.text_input(key="text").set_value("a caption no other test embeds")  # so CLIP has to run, and load
         at.switch_page("pages/clip_space.py")
         at.run()
         assert not at.exception
