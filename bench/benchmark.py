@@ -30,10 +30,12 @@ import importlib
 import importlib.util
 import inspect
 import platform
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from streamlit.runtime.caching.cache_utils import CachedFunc
@@ -44,6 +46,7 @@ from bench import full_size
 from components import models
 from core import gallery, images
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 MATMUL_N = 4096
@@ -70,19 +73,53 @@ def reset_peak_rss() -> bool:
 SETTLE_S = 0.3  # before each timing: the other thread's OpenMP workers stop spinning (2 cores: they steal one)
 
 
+def in_worker(fn: Callable[[], T]) -> T:
+    """fn() in a fresh thread, its result or its exception. All torch work here runs this way, never on the main
+    thread, as on a Streamlit server, where page scripts run in their own threads and the main thread only serves.
+    Once the main thread has run torch, its OpenMP workers stay alive and every forward in another thread (AppTest's
+    page scripts included) ran 30-50% slower here (CLIP B/32 with attentions: 88 ms on the main thread, 132 ms in a
+    worker beside it; 92 ms in a worker when the main thread never computed)."""
+    box: list = []
+
+    def target() -> None:
+        try:
+            with torch.inference_mode():  # per thread
+                box.append((fn(), None))
+        except BaseException as error:  # noqa: BLE001 - handed back to the caller's thread
+            box.append((None, error))
+
+    worker = threading.Thread(target=target)
+    worker.start()
+    worker.join()
+    result, error = box[0]
+    if error is not None:
+        raise error
+    return result
+
+
 def best_ms(fn: Callable[[], object], repeats: int) -> float:
+    """Best of `repeats`, each timed in a fresh thread (see in_worker)."""
     times = []
     for _ in range(repeats):
         time.sleep(SETTLE_S)
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
+        times.append(in_worker(lambda: _timed_ms(fn)))
     return min(times)
 
 
+def _counted(counter: FlopCounterMode, fn: Callable[[], object]) -> None:
+    with counter:
+        fn()
+
+
+def _timed_ms(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
 def matmul_gflops(repeats: int) -> float:
-    a, b = torch.randn(MATMUL_N, MATMUL_N), torch.randn(MATMUL_N, MATMUL_N)
-    a @ b  # warm-up
+    a, b = in_worker(lambda: (torch.randn(MATMUL_N, MATMUL_N), torch.randn(MATMUL_N, MATMUL_N)))
+    in_worker(lambda: a @ b)  # warm-up
     ms = best_ms(lambda: a @ b, repeats)
     return 2 * MATMUL_N ** 3 / (ms / 1000) / 1e9
 
@@ -254,18 +291,16 @@ def bench_pack(pack: str, repeats: int, timer: ComputeTimer, log) -> tuple[list[
         start_image = at.selectbox(key="image_source").value
         total, largest = figure_bytes(at)
         loaded = models.model(pack, page.role)
-        forward = page.forward(loaded, at)
-        with torch.inference_mode():
-            forward()  # warm-up
-            with FlopCounterMode(display=False) as counter:
-                forward()
+        forward = in_worker(lambda: page.forward(loaded, at))  # the processor makes tensors: torch work too
+        in_worker(forward)  # warm-up
+        counter = FlopCounterMode(display=False)
+        in_worker(lambda: _counted(counter, forward))
         # Interleaved, forward then a new input (another sample and its question, its results not cached, models
         # warm), so that a burst of load elsewhere hits both sides of the ratio; best of each.
         forwards, compute, new_input = [], [], []
         image = start_image
         for _ in range(max(repeats, 3)):
-            with torch.inference_mode():
-                forwards.append(best_ms(forward, 1))
+            forwards.append(best_ms(forward, 1))
             image = next_sample(image)
             set_widget(at, "selectbox", "image_source", image)
             timer.forget_results()  # samples repeat across repeats and pages: make each one new
@@ -273,7 +308,7 @@ def bench_pack(pack: str, repeats: int, timer: ComputeTimer, log) -> tuple[list[
             new_input.append(run(at))
             compute.append(timer.total_ms)
         forward_ms = min(forwards)
-        del loaded, forward  # the closure holds the model: let the budget evict it on a later page
+        loaded = forward = None  # the closure holds the model: let the budget evict it on a later page
         calls = list(timer.calls)
         kind, key, values = page.interaction
         interaction = []
