@@ -1,0 +1,47 @@
+"""The value-keyed cache behind the page's figures and pictures: equal argument values hit, anything that differs
+misses, and a result is built once."""
+import numpy as np
+
+from components.value_cache import arguments_key, value_cached
+
+
+def test_keys_compare_values_not_objects():
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    assert arguments_key((a, "t"), {"k": 1}) == arguments_key((a.copy(), "t"), {"k": 1})
+    assert arguments_key((a[:, ::2],), {}) == arguments_key((np.ascontiguousarray(a[:, ::2]),), {})  # a view too
+    different = [
+        ((a.astype(np.float64), "t"), {"k": 1}),  # dtype
+        ((a.reshape(4, 3), "t"), {"k": 1}),  # shape, same bytes
+        ((a + 1e-6, "t"), {"k": 1}),  # one value
+        ((a, "u"), {"k": 1}),  # another argument
+        ((a, "t"), {"k": 2}),  # a keyword's value
+        ((a, "t"), {"j": 1}),  # a keyword's name
+        (("t", a), {"k": 1}),  # the order
+        ((a, "t", None), {"k": 1}),  # one more argument
+    ]
+    keys = {arguments_key(args, kwargs) for args, kwargs in different}
+    assert len(keys) == len(different) and arguments_key((a, "t"), {"k": 1}) not in keys
+
+
+def test_nested_arrays_and_labels_count_too():
+    mass = {"text->image": np.ones((2, 3)), "image->text": np.zeros((2, 3))}
+    changed = {"text->image": np.ones((2, 3)), "image->text": np.full((2, 3), 0.5)}
+    assert arguments_key((mass,), {}) != arguments_key((changed,), {})
+    assert arguments_key((["a", "b"],), {}) != arguments_key((["a", "c"],), {})
+
+
+def test_a_result_is_built_once_per_value_and_the_oldest_goes_first():
+    calls = []
+
+    @value_cached(maxsize=2)
+    def square(values: np.ndarray) -> np.ndarray:
+        calls.append(values.tolist())
+        return values ** 2
+
+    one, two, three = np.array([1.0]), np.array([2.0]), np.array([3.0])
+    first = square(one)
+    assert square(one.copy()) is first and calls == [[1.0]]
+    square(two)
+    square(three)  # evicts [1.0], the least recently used
+    square(one)
+    assert calls == [[1.0], [2.0], [3.0], [1.0]]
