@@ -5,8 +5,9 @@
     python -m bench.benchmark --packs hub
 
 For every page, on each pack:
-- forward: the bare model forward the page is built on (best of N, preprocessing excluded), its FLOPs (torch's
-  FLOP counter) and achieved GFLOP/s, against a 4096 x 4096 fp32 matmul timed in the same run;
+- forward: the bare model forward the page is built on (best of N, preprocessing excluded, in a fresh thread as a
+  page runs: see in_worker), its FLOPs (torch's FLOP counter) and achieved GFLOP/s, against a 4096 x 4096 fp32
+  matmul timed in the same run;
 - page compute: every `components.models` call the page makes for a new input (a sample it has not seen, its
   question), models already loaded: the model work a student waits for;
 - new input: the whole AppTest rerun for that new input (compute + page script + figures);
