@@ -5,6 +5,7 @@ from components.attention_matrix import attention_matrix
 from components.caption_view import caption_view
 from components.clickable_grid import clickable_patch_grid
 from components.export import chart_config, export_matrix
+from components.grounding_frame import grounding_frame
 from components.inputs import current, require_image, require_text
 from components.layer_head import layer_head_selectors
 from components.lesson import lesson_intro
@@ -12,7 +13,6 @@ from components.patch_overlay import patch_overlay
 from components.pictures import picture_png
 from components.predict_reveal import patch_question, predict_toggle
 from components.presets import preset_buttons
-from components.grounding_frame import grounding_frame
 from components.qkv_panel import qkv_panel
 from components.step_through import step_through
 from components.token_bars import token_bars

@@ -3,12 +3,12 @@ import streamlit as st
 
 from components import deep_link, models
 from components.attention_matrix import attention_matrix
-from components.inputs import current, require_image, require_text
-from components.layer_head import layer_head_selectors
-from components.lesson import formulas_at, lesson_intro
 from components.clickable_grid import clickable_patch_grid
 from components.export import chart_config, export_matrix
 from components.fusion_designs_view import fusion_designs_view
+from components.inputs import current, require_image, require_text
+from components.layer_head import layer_head_selectors
+from components.lesson import formulas_at, lesson_intro
 from components.mass_chart import mass_chart
 from components.patch_overlay import patch_overlay
 from components.predict_reveal import choice_question, predict_toggle
