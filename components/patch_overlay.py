@@ -3,26 +3,17 @@ from __future__ import annotations
 
 import base64
 import io
-from functools import lru_cache
 
 import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
 from components.frozen_figure import FrozenFigure, cached_figure, plain_figure
+from components.value_cache import value_cached
 
 COLORSCALE = "Viridis"  # perceptually uniform, dark-to-bright; reads on light and dark themes alike
 COLORSCALE_STOPS = [list(stop) for stop in go.Heatmap(colorscale=COLORSCALE).colorscale]  # as validation writes it
-
-
 JPEG_QUALITY = 90
-
-
-def _data_uri(image: np.ndarray) -> str:
-    """The image as a data URI, a few KB instead of half a million JSON numbers: PNG for drawn scenes (flat colours,
-    crisp edges: a 224 px shapes scene is 5 KB), JPEG for photos, where PNG is 5-6x larger (the 224 px cat: 89 KB
-    against 15 KB) and a page sends the image once per overlay."""
-    return _image_uri(image.tobytes(), image.shape)
 
 
 def _encoded(picture: Image.Image, kind: str, **options) -> bytes:
@@ -31,9 +22,12 @@ def _encoded(picture: Image.Image, kind: str, **options) -> bytes:
     return buffer.getvalue()
 
 
-@lru_cache(maxsize=16)  # a page draws the same image under several overlays: encode it once
-def _image_uri(pixels: bytes, shape: tuple[int, ...]) -> str:
-    picture = Image.fromarray(np.frombuffer(pixels, dtype=np.uint8).reshape(shape))
+@value_cached(maxsize=16)  # a page draws the same image under several overlays: encode it once
+def _data_uri(image: np.ndarray) -> str:
+    """The image as a data URI, a few KB instead of half a million JSON numbers: PNG for drawn scenes (flat colours,
+    crisp edges: a 224 px shapes scene is 5 KB), JPEG for photos, where PNG is 5-6x larger (the 224 px cat: 89 KB
+    against 15 KB) and a page sends the image once per overlay."""
+    picture = Image.fromarray(image)
     png, jpeg = _encoded(picture, "PNG"), _encoded(picture, "JPEG", quality=JPEG_QUALITY)
     kind, data = ("jpeg", jpeg) if len(png) > 2 * len(jpeg) else ("png", png)
     return f"data:image/{kind};base64," + base64.b64encode(data).decode()

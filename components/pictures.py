@@ -5,7 +5,7 @@ import numpy as np
 from PIL import Image
 
 from components.value_cache import value_cached
-from core.images import to_png
+from core.images import fit_width, to_png
 
 
 @value_cached(maxsize=256)  # the first 12 patches + the chosen one + PCA colours, for a few images
@@ -18,7 +18,4 @@ def enlarged_png(pixels: np.ndarray, width: int, height: int | None = None) -> b
 @value_cached(maxsize=64)
 def picture_png(pixels: np.ndarray, width: int) -> bytes:
     """(h, w, 3) uint8 pixels as PNG bytes at most `width` px wide (bilinear, as st.image would shrink it)."""
-    image = Image.fromarray(pixels)
-    if image.width > width:
-        image = image.resize((width, max(1, round(image.height * width / image.width))), Image.Resampling.BILINEAR)
-    return to_png(image)
+    return to_png(fit_width(Image.fromarray(pixels), width))

@@ -7,8 +7,8 @@ st.cache_resource's value hashing walks label lists item by item (it cost more t
 the pickled arguments: pickle writes values, so equal arguments give equal bytes and different arguments can only
 give different bytes. Numpy arrays passed as arguments go in as dtype, shape and a SHA-256 of their data, hashed
 where they lie (a 384 px image: 0.25 ms, against 0.6 ms to copy it into the pickle and hash the copy); anything
-else, arrays inside it included, is pickled whole (at C speed: a per-object hook cost 2 ms on a 150-row table). A cached value is shared by
-every session: return only things nobody changes (bytes, FrozenFigure).
+else, arrays inside it included, is pickled whole (at C speed: a per-object hook cost 2 ms on a 150-row table).
+A cached value is shared by every session: return only things nobody changes (bytes, FrozenFigure).
 """
 from __future__ import annotations
 

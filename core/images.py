@@ -175,15 +175,20 @@ def to_png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+def fit_width(image: Image.Image, width: int) -> Image.Image:
+    """The image at most `width` px wide, shrunk the way st.image would (bilinear), never enlarged."""
+    if image.width <= width:
+        return image
+    height = max(1, round(image.height * width / image.width))
+    return image.resize((width, height), Image.Resampling.BILINEAR)
+
+
 @lru_cache(maxsize=32)  # the sidebar shows the chosen image on every rerun: shrink it once, not each time
 def thumbnail_png(png: bytes, width: int) -> bytes:
-    """The PNG at most `width` px wide, resized the way st.image would (bilinear), so that st.image sends it as it
-    is instead of decoding, resizing and re-encoding the full image on every rerun."""
+    """The PNG at most `width` px wide, so that st.image sends it as it is instead of decoding, resizing and
+    re-encoding the full image on every rerun."""
     image = Image.open(io.BytesIO(png))
-    if image.width <= width:
-        return png
-    height = max(1, round(image.height * width / image.width))
-    return to_png(image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR))
+    return png if image.width <= width else to_png(fit_width(image.convert("RGB"), width))
 
 
 @dataclass(frozen=True)
