@@ -80,6 +80,19 @@ def browser():
         b.close()
 
 
+def _plot_title(page, index: int) -> str:
+    """The title of the page's index-th Plotly chart, as drawn in the browser."""
+    return page.evaluate(f"() => document.querySelectorAll('.js-plotly-plot')[{index}].layout.title.text")
+
+
+def _new_plot_title(page, index: int, before: str) -> str:
+    """Wait until the index-th chart's title differs from `before` (the rerun has drawn it), then return it."""
+    page.wait_for_function(f"(t) => document.querySelectorAll('.js-plotly-plot')[{index}].layout.title.text !== t",
+                           arg=before, timeout=30_000)
+    _wait_until_idle(page)
+    return _plot_title(page, index)
+
+
 def _wait_until_idle(page, timeout_s: float = 90) -> None:
     """Streamlit shows a 'running' widget while the script runs; wait for it to go and stay gone."""
     deadline = time.time() + timeout_s
@@ -177,21 +190,14 @@ def test_changing_the_head_changes_the_token_patch_matrix(server, browser):
 def test_clicking_a_patch_on_the_image_shows_which_tokens_looked_at_it(server, browser):
     page = open_page(browser, server, "Cross-attention", height=2200)
     page.locator(".js-plotly-plot").nth(2).wait_for(timeout=60_000)
-
-    def bars_title() -> str:
-        return page.evaluate("() => document.querySelectorAll('.js-plotly-plot')[2].layout.title.text")
-
-    before = bars_title()
+    before = _plot_title(page, 2)
     frame = page.frame_locator('iframe[title*="streamlit_image_coordinates"]')
     picture = frame.locator("img")
     picture.wait_for(timeout=30_000)
     box = picture.bounding_box()
     # patch (row 7, col 0): the bottom-left corner, which is not the most-attended patch of the default view
     picture.click(position={"x": box["width"] * 0.5 / 8, "y": box["height"] * 7.5 / 8})
-    page.wait_for_function("(t) => document.querySelectorAll('.js-plotly-plot')[2].layout.title.text !== t",
-                           arg=before, timeout=30_000)
-    _wait_until_idle(page)
-    assert "paid to p(7,0)" in bars_title()
+    assert "paid to p(7,0)" in _new_plot_title(page, 2, before)
     _assert_no_exception(page, "cross-attention after a patch click")
     page.screenshot(path=str(ARTIFACTS / "cross-attention-patch-click.png"), full_page=True)
     page.close()
@@ -272,17 +278,11 @@ def test_upload_an_image_ask_a_question_and_click_a_token(server, browser):
     _assert_no_exception(page, "cross-attention after an upload and a question")
     page.screenshot(path=str(ARTIFACTS / "cross-attention-upload-question.png"), full_page=True)
 
-    def heat_title() -> str:
-        return page.evaluate("() => document.querySelectorAll('.js-plotly-plot')[1].layout.title.text")
-
-    before = heat_title()
+    before = _plot_title(page, 1)
     names = page.evaluate("() => Array.from(document.querySelectorAll('button')).map(b => b.innerText.trim())")
     assert "shape" in names, names
     page.locator("button", has_text=re.compile(r"^shape$")).first.click()  # the token picker (segmented control)
-    page.wait_for_function("(t) => document.querySelectorAll('.js-plotly-plot')[1].layout.title.text !== t",
-                           arg=before, timeout=30_000)
-    _wait_until_idle(page)
-    assert "shape" in heat_title()
+    assert "shape" in _new_plot_title(page, 1, before)
     _assert_no_exception(page, "cross-attention after a token click")
     page.screenshot(path=str(ARTIFACTS / "cross-attention-token-click.png"), full_page=True)
     page.close()
