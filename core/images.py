@@ -3,7 +3,8 @@
 Uploads stay in memory (bytes in, a PIL image out; nothing is written to disk). Anything that is not a usable image
 raises `ImageInputError` with a sentence a student can act on; the pages show that sentence instead of a traceback.
 Anything we change on the way in (first frame of an animation, EXIF rotation, transparency, shrinking, padding) is
-returned as a note the sidebar shows, so no fallback is silent.
+returned as a note the sidebar shows, so no fallback is silent. A file in another format (TIFF, HEIC, PDF...) gets
+a message naming that format, read from its first bytes, not its name.
 
 The limits live here and in `.streamlit/config.toml` (`server.maxUploadSize`, which this module reads, so the
 number exists once).
@@ -27,8 +28,10 @@ MAX_PIXELS = 40_000_000  # decoded pixels (after JPEG draft scaling): ~160 MB as
 MAX_SIDE = 1024  # every model here works at <= 384 px: larger uploads are shrunk once, on arrival
 MAX_ASPECT = 4.0  # CLIP resizes the SHORT side to 224: a 1 x 4000 strip would become 224 x 896000. Pad beyond 4:1.
 SMALL_SIDE = 16  # below this the model sees a few blown-up pixels: allowed, with a note
-UPLOAD_TYPES = ("png", "jpg", "jpeg", "gif", "bmp", "webp")  # what the uploader offers
 PIL_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")  # what PIL may decode (JPEG includes phone MPOs). Never EPS
+# "PNG, JPEG, GIF, BMP or WEBP", for labels and messages. The uploaders take any file (a type list there makes the
+# browser refuse others silently, leaving the last image and answer on screen): read_upload says what is wrong.
+FORMATS_WANTED = f"{', '.join(PIL_FORMATS[:-1])} or {PIL_FORMATS[-1]}"
 PAD_COLOUR = (128, 128, 128)
 
 
@@ -57,27 +60,69 @@ class LoadedImage:
 def _too_large(width: int, height: int) -> ImageInputError:
     return ImageInputError(
         f"The image is {width} x {height} pixels, more than the {MAX_PIXELS // 1_000_000} megapixels this app "
-        "accepts (very large or decompression-bomb files would exhaust the server's memory). Please upload a "
-        "smaller image."
+        "accepts (a picture that big would fill the server's memory). Please upload a smaller image."
     )
 
 
-def _unreadable(error: Exception) -> ImageInputError:
+# The first bytes of files students upload by mistake -> what to call them. Only read when PIL (restricted to
+# PIL_FORMATS) has already refused the file: this names the format, it never decodes anything.
+_HEIC = "an HEIC photo (the format iPhones save in)"
+_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (  # (offset, magic bytes, what the file is)
+    (0, b"II*\0", "a TIFF image"), (0, b"MM\0*", "a TIFF image"),
+    (4, b"ftypheic", _HEIC), (4, b"ftypheix", _HEIC), (4, b"ftypmif1", "an HEIF photo"),
+    (4, b"ftypmsf1", "an HEIF photo"), (4, b"ftypavif", "an AVIF image"), (4, b"ftypavis", "an AVIF image"),
+    (4, b"ftyp", "a video"), (8, b"AVI ", "a video"), (0, b"\x1a\x45\xdf\xa3", "a video"),
+    (8, b"WAVE", "a sound file"),
+    (4, b"jP  ", "a JPEG 2000 image"), (0, b"\xff\x4f\xff\x51", "a JPEG 2000 image"),
+    (0, b"\xff\x0a", "a JPEG XL image"), (4, b"JXL ", "a JPEG XL image"),
+    (0, b"8BPS", "a Photoshop (PSD) file"), (0, b"\0\0\1\0", "an icon (ICO) file"),
+    (0, b"%!PS", "a PostScript (EPS) file"), (0, b"\xc5\xd0\xd3\xc6", "a PostScript (EPS) file"),
+    (0, b"%PDF", "a PDF document"), (0, b"PK\x03\x04", "a ZIP file (or a Word or PowerPoint document)"),
+    (0, b"\x76\x2f\x31\x01", "an OpenEXR image"), (0, b"#?RADIANCE", "an HDR image"),
+)
+
+
+def file_kind(data: bytes) -> str | None:
+    """What a file PIL_FORMATS cannot read is, by its first bytes ("a TIFF image", "a PDF document"...), or None."""
+    for offset, magic, name in _SIGNATURES:
+        if data[offset:offset + len(magic)] == magic:
+            return name
+    head = data[:512].lstrip().lower()
+    if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in data[:4096].lower()):
+        return "an SVG drawing"
+    return None
+
+
+def _unreadable(error: Exception, data: bytes = b"") -> ImageInputError:
+    """The message for a file that PIL (restricted to PIL_FORMATS) could not read: its real format when we can
+    tell it, else "damaged or not an image". Never the exception's class name: that means nothing to a student."""
+    kind = file_kind(data) if isinstance(error, UnidentifiedImageError) else None
+    if kind is not None:
+        return ImageInputError(f"This file is {kind} (going by its contents, whatever its name), and this app "
+                               f"cannot read that format. Please save or export it as {FORMATS_WANTED}, then "
+                               "upload that.")
     if "truncated" in str(error).lower() or isinstance(error, EOFError):
-        return ImageInputError("This image file is truncated: it ends before the picture does (an interrupted "
+        return ImageInputError("This image file is cut short: it ends before the picture does (an interrupted "
                                "download or copy?). Please upload the complete file.")
     return ImageInputError(
-        f"This file could not be read as an image ({type(error).__name__}). It may be corrupt, truncated or not an "
-        f"image at all. Please upload a {', '.join(t.upper() for t in UPLOAD_TYPES[:3])} or "
-        f"{', '.join(t.upper() for t in UPLOAD_TYPES[3:])} file."
+        "This file could not be read as an image: it may be damaged, cut short, or not a picture at all. Please "
+        f"upload a {FORMATS_WANTED} file."
     )
 
 
-def _decode(data: bytes) -> tuple[Image.Image, list[str], tuple[int, int]]:
-    """Open, check the size before decoding, pick frame 0, apply EXIF orientation, decode."""
+_ORIENTATIONS = {  # EXIF orientation tag -> what exif_transpose does to show the photo the way it was taken
+    2: "flipped left to right", 3: "rotated 180°", 4: "flipped upside down", 5: "flipped and rotated 90°",
+    6: "rotated 90° clockwise", 7: "flipped and rotated 90°", 8: "rotated 90° counter-clockwise",
+}
+_SWAPS_SIDES = (5, 6, 7, 8)  # a quarter turn: width and height trade places
+
+
+def _decode(data: bytes) -> tuple[Image.Image, list[str], tuple[int, int], tuple[int, int]]:
+    """Open, check the size before decoding, pick frame 0, apply EXIF orientation, decode.
+    Returns (image, notes, size as stored, size upright: as stored with the orientation applied)."""
     notes: list[str] = []
     with Image.open(io.BytesIO(data), formats=PIL_FORMATS) as probe:
-        original = probe.size
+        original = upright = probe.size
         if probe.format in ("JPEG", "MPO"):
             probe.draft(probe.mode, (MAX_SIDE, MAX_SIDE))  # decode at 1/2, 1/4 or 1/8 scale: cheap for big photos
         width, height = probe.size
@@ -90,14 +135,18 @@ def _decode(data: bytes) -> tuple[Image.Image, list[str], tuple[int, int]]:
         orientation = probe.getexif().get(0x0112, 1)
         image = probe.copy() if frames > 1 else probe
         image.load()
-        if orientation not in (1, None):
+        if orientation in _ORIENTATIONS:
             try:
                 image = ImageOps.exif_transpose(image)
-                notes.append(f"The photo's EXIF orientation tag ({orientation}) says how to turn it: rotation applied.")
             except Exception:  # noqa: BLE001 - a malformed tag: show the pixels as stored
-                notes.append("The photo's EXIF orientation tag could not be read: shown as stored, unrotated.")
+                notes.append("The photo's orientation tag (which says how the camera was held) could not be read: "
+                             "it is shown as stored, not rotated.")
+            else:
+                upright = original[::-1] if orientation in _SWAPS_SIDES else original
+                notes.append(f"The photo was {_ORIENTATIONS[orientation]}, as the camera's orientation tag asks, "
+                             "so it shows the way it was taken.")
         image = image.copy()  # detached from the (closing) file
-    return image, notes, original
+    return image, notes, original, upright
 
 
 def _to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
@@ -106,7 +155,8 @@ def _to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
         values = np.asarray(image, dtype=np.float64)
         low, high = float(values.min()), float(values.max())
         scaled = (values - low) / (high - low) * 255 if high > low else np.zeros_like(values)
-        notes.append(f"The image has {mode} pixels (more than 8 bits of grey): scaled to 0-255 for display.")
+        notes.append("The image has more shades of grey than a screen shows (16 or 32 bits): scaled to the 256 "
+                     "shades the models read.")
         return Image.fromarray(scaled.astype(np.uint8), "L").convert("RGB")
     if mode == "P":
         image = image.convert("RGBA")
@@ -124,6 +174,7 @@ def _to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
 
 
 def _fit_shape(image: Image.Image, notes: list[str], before: tuple[int, int]) -> Image.Image:
+    """`before`: the image's size upright (after any EXIF rotation), so a turned photo is not called shrunk."""
     if max(image.size) > MAX_SIDE or image.size != before:  # JPEG draft decoding may already have shrunk it
         image.thumbnail((MAX_SIDE, MAX_SIDE))
         notes.append(f"Shrunk from {before[0]} x {before[1]} to {image.size[0]} x {image.size[1]} pixels (the "
@@ -150,17 +201,17 @@ def read_upload(data: bytes) -> LoadedImage:
         raise ImageInputError(f"The file is {len(data) / 2 ** 20:.1f} MB; the limit is {MAX_UPLOAD_MB} MB. Please "
                               "upload a smaller image.")
     try:
-        image, notes, original = _decode(data)
+        image, notes, original, upright = _decode(data)
     except ImageInputError:
         raise
     except Image.DecompressionBombError as error:  # PIL refuses before we can measure: say the same thing
         raise ImageInputError(
-            f"The image declares more pixels than the {MAX_PIXELS // 1_000_000} megapixels this app accepts (a "
-            "decompression bomb or a huge scan). Please upload a smaller image.") from error
+            f"The image says it has more than the {MAX_PIXELS // 1_000_000} megapixels this app accepts (a huge "
+            "scan, or a file made to fill the server's memory). Please upload a smaller image.") from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error,
             MemoryError) as error:
-        raise _unreadable(error) from error
-    image = _fit_shape(_to_rgb(image, notes), notes, original)
+        raise _unreadable(error, data) from error
+    image = _fit_shape(_to_rgb(image, notes), notes, upright)
     return LoadedImage(image, tuple(notes), original)
 
 

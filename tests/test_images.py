@@ -48,6 +48,30 @@ def test_formats_outside_the_allowlist_are_refused_even_when_pil_could_read_them
         images.load_image(_encode(Image.new("RGB", (20, 20)), "TIFF"))
 
 
+@pytest.mark.parametrize("fmt, named", [("TIFF", "a TIFF image"), ("PDF", "a PDF document"), ("ICO", "an icon"),
+                                        ("PSD", None)])
+def test_a_refused_format_is_named_from_the_files_contents_with_what_to_do(fmt, named):
+    if fmt == "PSD":  # PIL cannot write PSD: its signature and a header are enough to be recognised
+        data, named = b"8BPS\0\1" + b"\0" * 40, "a Photoshop (PSD) file"
+    else:
+        data = _encode(Image.new("RGB", (20, 20)), fmt)
+    with pytest.raises(images.ImageInputError) as error:
+        images.read_upload(data)
+    message = str(error.value)
+    assert message.startswith(f"This file is {named}") and images.FORMATS_WANTED in message
+    assert "Error" not in message and "PIL" not in message
+
+
+@pytest.mark.parametrize("data", [b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\0" * 20,
+                                  _encode(Image.new("RGB", (200, 200)), "JPEG")[:300]])
+def test_unreadable_messages_are_plain_words_without_class_names(data):
+    with pytest.raises(images.ImageInputError) as error:
+        images.read_upload(data)
+    message = str(error.value)
+    assert "Error" not in message and "(" not in message.split(":")[0] and "truncated" not in message
+    assert "could not be read as an image" in message or "cut short" in message
+
+
 def test_a_long_strip_is_padded_to_the_aspect_limit_with_a_note():
     loaded = images.read_upload(_encode(Image.new("RGB", (1, 4000), "red")))
     width, height = loaded.image.size
@@ -61,15 +85,37 @@ def test_the_upload_limit_is_read_from_the_streamlit_config():
         images.load_image(b"\x89PNG" + b"\0" * (10 * 2 ** 20 + 1))
 
 
+def _exif_jpeg(size: tuple[int, int], orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return _encode(Image.new("RGB", size), "JPEG", exif=exif)
+
+
 def test_large_images_are_shrunk_and_exif_rotation_applied():
     big = images.load_image(_encode(Image.new("RGB", (3000, 1500))))
     assert max(big.size) == images.MAX_SIDE
-    exif = Image.Exif()
-    exif[0x0112] = 6  # "rotate 90 CW to display"
-    rotated = images.load_image(_encode(Image.new("RGB", (60, 20)), "JPEG", exif=exif))
+    rotated = images.load_image(_exif_jpeg((60, 20), 6))  # 6: "rotate 90 CW to display"
     assert rotated.size == (20, 60)
-    assert any("rotation applied" in n for n in images.read_upload(_encode(Image.new("RGB", (60, 20)), "JPEG",
-                                                                           exif=exif)).notes)
+    assert any("rotated 90° clockwise" in n for n in images.read_upload(_exif_jpeg((60, 20), 6)).notes)
+
+
+@pytest.mark.parametrize("orientation, upright, turn", [(6, (100, 300), "rotated 90° clockwise"),
+                                                        (8, (100, 300), "rotated 90° counter-clockwise"),
+                                                        (3, (300, 100), "rotated 180°"),
+                                                        (2, (300, 100), "flipped left to right")])
+def test_an_exif_turned_photo_is_called_rotated_not_shrunk(orientation, upright, turn):
+    """A 300 x 100 photo stored sideways shows as 100 x 300: the same pixels, turned, so no "shrunk" note."""
+    loaded = images.read_upload(_exif_jpeg((300, 100), orientation))
+    assert loaded.image.size == upright and loaded.original_size == (300, 100)
+    assert len(loaded.notes) == 1 and turn in loaded.notes[0], loaded.notes
+    assert not any("hrunk" in n for n in loaded.notes)
+
+
+def test_a_big_turned_photo_is_shrunk_with_sizes_compared_upright():
+    loaded = images.read_upload(_exif_jpeg((3000, 1000), 6))
+    assert loaded.image.size == (341, 1024)
+    assert [n for n in loaded.notes if "hrunk" in n] == [
+        "Shrunk from 1000 x 3000 to 341 x 1024 pixels (the models work at 384 px or less)."]
 
 
 def test_samples_include_shapes_scenes_with_ground_truth_and_decodable_pngs():
