@@ -3,8 +3,9 @@
     streamlit run app.py
 """
 import streamlit as st
+from PIL import Image, ImageDraw
 
-from components import deep_link, inputs
+from components import deep_link, inputs, models
 from components.presets import classroom_links
 
 HOME_TEXT = """
@@ -42,7 +43,20 @@ def home() -> None:
     classroom_links()
 
 
-st.set_page_config(page_title="Where text meets vision", page_icon=":material/visibility:", layout="wide")
+def favicon() -> Image.Image:
+    """A 4 x 4 grid of patches with one lit up, drawn here: a ":material/...:" page icon makes the browser fetch
+    the icon from Google's font server, and an offline classroom app must load nothing from another host."""
+    icon = Image.new("RGB", (32, 32), (255, 255, 255))
+    draw = ImageDraw.Draw(icon)
+    for row in range(4):
+        for col in range(4):
+            lit = (row, col) == (1, 2)
+            draw.rectangle((col * 8 + 1, row * 8 + 1, col * 8 + 7, row * 8 + 7),
+                           fill=(253, 231, 37) if lit else (59, 82, 139))  # Viridis' ends, as in the heatmaps
+    return icon
+
+
+st.set_page_config(page_title="Where text meets vision", page_icon=favicon(), layout="wide")
 
 # The url_paths differ from the file names on purpose: with a pages/ folder present, AppTest.switch_page would
 # otherwise run a page file on its own, without this entry script and its sidebar.
@@ -58,4 +72,8 @@ page = st.navigation(pages)
 deep_link.follow(pages, page)  # once per session: a shared link's view, and its page (?page=cross-attention)
 inputs.render_sidebar()  # after st.navigation: widgets drawn before it lose their values when the page changes
 deep_link.share_slot()
-page.run()
+models.begin_page_view()  # each model replaced by the bundled one is announced once per view
+try:
+    page.run()
+except models.HubLoadFailed:  # remembered by components.models: this rerun serves the bundled model, and says so
+    st.rerun()

@@ -64,6 +64,20 @@ def _image_from_upload(data: bytes | None, what: str) -> bytes | None:
     return upload_png(data)
 
 
+PACK_WORDS = {"hub": "the real checkpoints", "bundled": "tiny models trained on the shapes world"}
+
+
+def pack_caption(pack: str, choice: registry.PackChoice) -> str:
+    """The sidebar's line on which models run: the live pack, and the automatic choice only when it differs."""
+    line = f"Live pack: **{pack}** ({PACK_WORDS[pack]})"
+    if pack == choice.pack:
+        return f"{line}, because {choice.reason}."
+    line += f", your choice; the automatic one was **{choice.pack}**, because {choice.reason}."
+    if pack == "hub":
+        line += " A page whose real model is not on this server says so and shows the bundled one."
+    return line
+
+
 def render_sidebar() -> Inputs:
     choice = models.pack_choice()
     sidebar = st.sidebar
@@ -73,7 +87,7 @@ def render_sidebar() -> Inputs:
     pack = sidebar.radio("Model pack", registry.PACKS, key="pack", horizontal=True,
                          help="hub: the real checkpoints (downloaded once). bundled: tiny models of the same "
                               "classes, trained on the shapes world, shipped with the app (works offline).")
-    sidebar.caption(f"Live pack: **{pack}** (automatic choice: {choice.pack}, because {choice.reason}).")
+    sidebar.caption(pack_caption(pack, choice))
     if choice.fallback and not st.session_state.get("fallback_announced"):
         st.session_state["fallback_announced"] = True
         st.toast("Offline: using the bundled tiny models.")

@@ -8,6 +8,7 @@ token) reruns the page script but never the model.
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
 from functools import lru_cache
@@ -42,29 +43,73 @@ def _load(pack: str, role: str) -> registry.LoadedModel:
 
 
 HUB_RETRY_S = 300  # after a failed hub load, serve the bundled model for this long before trying the hub again
-_HUB_FAILURES: dict[tuple[str, str], tuple[float, Exception]] = {}  # (pack, role) -> (when, error); process-wide
+_HUB_FAILURES: dict[str, tuple[float, str]] = {}  # role -> (when, why, in words); process-wide
+NOTICES = "_fallback_notices"  # session_state: the hub models this page view has already said it replaced
+
+
+class HubLoadFailed(RuntimeError):
+    """A hub model that looked loadable failed to load. app.py reruns the page once; the failure is remembered,
+    so that run serves the bundled model and says why."""
+
+
+def begin_page_view() -> None:
+    """Called by app.py before each run of a page: its fallback notices start over (one per model per view)."""
+    st.session_state[NOTICES] = set()
+
+
+def _announce(role: str, why: str) -> None:
+    label = registry.spec("hub", role).label
+    shown = st.session_state.setdefault(NOTICES, set())
+    if label in shown:
+        return
+    shown.add(label)
+    st.warning(f"The real **{label}** cannot be used: {why}. This page shows the bundled tiny model instead "
+               "(trained on the shapes world: on photos its answers are guesses).")
+
+
+def serving_pack(pack: str, *roles: str) -> str:
+    """The pack that serves these roles now: the hub when each of its checkpoints can be had (on disk, or the hub
+    answers) and has not just failed, else bundled, announced once per page view. Decided before any cached
+    result is looked up, so a result cached under "hub" is always the hub model's."""
+    if pack != "hub":
+        return pack
+    for role in roles:
+        failed = _HUB_FAILURES.get(role)
+        recent = failed and time.monotonic() - failed[0] < HUB_RETRY_S
+        why = failed[1] if recent else registry.hub_unavailable(role)
+        if why:
+            _announce(role, why)
+            return "bundled"
+    return "hub"
+
+
+def _on_serving_pack(*roles: str, role_argument: bool = False):
+    """Wrap a cached result function whose first argument is the pack: look the result up under the pack that
+    really serves `roles` (or the role passed as the third argument, `role_argument`)."""
+    def wrap(cached):
+        @functools.wraps(cached)
+        def call(pack: str, *args, **kwargs):
+            needed = (kwargs.get("role", args[1] if len(args) > 1 else "clip"),) if role_argument else roles
+            return cached(serving_pack(pack, *needed), *args, **kwargs)
+        if hasattr(cached, "clear"):  # st.cache_* functions: tests and the benchmark empty them
+            call.clear = cached.clear
+        return call
+    return wrap
 
 
 def model(pack: str, role: str) -> registry.LoadedModel:
-    """The model for a role, loaded once per process. If the hub pack fails (offline, partial cache), fall back
-    to the bundled pack and say so on the page."""
+    """The model for a role, loaded once per process (callers resolve the pack with `serving_pack` first). A hub
+    load that fails is remembered for HUB_RETRY_S and raised as HubLoadFailed."""
     label = registry.spec(pack, role).label
     with st.spinner(f"Loading {label} (first use only)…"):
-        failed = _HUB_FAILURES.get((pack, role))
         try:
-            if failed and time.monotonic() - failed[0] < HUB_RETRY_S:  # a hub that just failed: do not wait again
-                raise failed[1]
             return _load(pack, role)
         except Exception as error:  # noqa: BLE001 - any hub failure means "use the bundled model"
             if pack == "bundled":
                 raise
-            if not failed or failed[1] is not error:
-                _HUB_FAILURES[(pack, role)] = (time.monotonic(), error)
-            st.warning(
-                f"Could not load {label} from the Hugging Face hub ({type(error).__name__}). "
-                "Showing the bundled tiny model instead."
-            )
-            return _load("bundled", role)
+            detail = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+            _HUB_FAILURES[role] = (time.monotonic(), f"loading it from this server's model cache failed ({detail})")
+            raise HubLoadFailed(role) from error
 
 
 @lru_cache(maxsize=8)  # several results per input (ask and the math panel's encoding): decode the PNG once
@@ -84,12 +129,14 @@ def _read_only(result):
 # Results of tens of MB (ViLT's (12, 12, S, S) attentions: 24 MB at S = 203; CLIP B/16's: 22 MB) are cached with
 # st.cache_resource, same keys, instead of st.cache_data: cache_data unpickles a fresh copy on every rerun, which
 # cost a layer or head change ~30 ms on the early-fusion page.
+@_on_serving_pack(role_argument=True)
 @st.cache_resource(show_spinner="Running the vision tower…", max_entries=16)
 def patch_view(pack: str, image_png: bytes, role: str = "clip") -> patching.PatchView:
     loaded = model(pack, role)
     return _read_only(patching.patch_view(loaded.model, loaded.processor, _image(image_png)))
 
 
+@_on_serving_pack("vqa")
 @st.cache_data(show_spinner="Asking the question…", max_entries=64)
 def ask(pack: str, image_png: bytes, question: str) -> cross_attention.CrossAttentionResult:
     loaded = model(pack, "vqa")
@@ -98,6 +145,7 @@ def ask(pack: str, image_png: bytes, question: str) -> cross_attention.CrossAtte
                                encoded=(torch.from_numpy(encoding.hidden_states[-1])[None], encoding.cross_attentions))
 
 
+@_on_serving_pack("vqa")
 @st.cache_data(show_spinner="Hiding patches and asking again…", max_entries=64)
 def masking_test(pack: str, image_png: bytes, question: str, layer, head, token: int,
                  k: int) -> faithfulness.MaskingResult:
@@ -108,6 +156,7 @@ def masking_test(pack: str, image_png: bytes, question: str, layer, head, token:
                                      result.patch_size, question, result.answer, row, k)
 
 
+@_on_serving_pack("clip", "vqa", "fusion")
 @st.cache_data(show_spinner="Running CLIP, BLIP and ViLT on the same input…", max_entries=16)
 def fusion_designs_compare(pack: str, image_png: bytes, text: str) -> list[fusion_designs.DesignCost]:
     image = _image(image_png)  # one model at a time, so the memory budget may evict the one before
@@ -116,6 +165,7 @@ def fusion_designs_compare(pack: str, image_png: bytes, text: str) -> list[fusio
             fusion_designs.early_fusion(model(pack, "fusion"), image, text)]
 
 
+@_on_serving_pack("caption")
 @st.cache_data(show_spinner="Writing a caption…", max_entries=64)
 def caption(pack: str, image_png: bytes) -> captioning.CaptionResult:
     loaded = model(pack, "caption")
@@ -128,6 +178,7 @@ def _question_encoding(pack: str, image_png: bytes, question: str) -> qkv_math.Q
     return qkv_math.encode(loaded.model, loaded.processor, _image(image_png), question)
 
 
+@_on_serving_pack("vqa")
 def cross_attention_math(pack: str, image_png: bytes, question: str, layer: int, head: int,
                          token: int) -> qkv_math.CrossAttentionMath:
     """One model forward per question (cached); a new layer/head/token only redoes the numpy and one block."""
@@ -135,12 +186,14 @@ def cross_attention_math(pack: str, image_png: bytes, question: str, layer: int,
                                        head, token)
 
 
+@_on_serving_pack("vqa")
 @st.cache_data(show_spinner="Measuring grounding on 100 held-out scenes…", max_entries=2)
 def grounding_table(pack: str) -> grounding.GroundingTable:
     loaded = model(pack, "vqa")
     return grounding.grounding_table(loaded.model, loaded.processor, range(evaluate.TEST_SEED, evaluate.TEST_SEED + 100))
 
 
+@_on_serving_pack("fusion")
 @st.cache_resource(show_spinner="Running the joint stream…", max_entries=16)  # shared, read-only: see patch_view
 def fuse(pack: str, image_png: bytes, question: str) -> early_fusion.FusionResult:
     loaded = model(pack, "fusion")

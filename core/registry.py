@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from core import hub_access
 from transformers import (
     AutoProcessor,
     BlipForConditionalGeneration,
@@ -39,7 +40,7 @@ ROLES = ("clip", "vqa", "caption", "fusion")
 # it is the same tiny CLIP as "clip".
 OPTIONAL_ROLES = ("clip16",)
 PACK_ENV = "MMA_PACK"  # set to "hub" or "bundled" to skip the automatic choice
-HUB_PROBE_TIMEOUT_S = 3.0
+HUB_PROBE_TIMEOUT_S = hub_access.PROBE_TIMEOUT_S
 
 HUB_IDS = {
     "clip": "openai/clip-vit-base-patch32",
@@ -114,62 +115,96 @@ def check_source(s: ModelSpec) -> None:
                               f"{(folder / 'model.safetensors').exists()})")
 
 
+PROCESSOR_OPTIONS = {"trust_remote_code": False, "backend": "pil"}  # PIL image processing wherever we run:
+# with torchvision installed, transformers would switch to its torchvision processors, a backend never tested here
+
+hub_access.bound_hub_requests()  # every request huggingface_hub makes from here on has a timeout
+HUB_ACCESS = hub_access.HubAccess(f"{hub_access.endpoint()}/api/models/{HUB_IDS['clip']}")  # one per process
+
+
+def hub_options(pack: str, role: str) -> dict[str, bool]:
+    """`local_files_only` for a hub checkpoint that is complete on disk, or when the hub does not answer: then
+    from_pretrained never touches the network (left alone it asks the hub first, and waits out a silent one)."""
+    if pack != "hub":
+        return {}
+    return {"local_files_only": hub_cached(role) or not HUB_ACCESS.reachable()}
+
+
 def load(pack: str, role: str) -> LoadedModel:
     """Load one model and its processor. Slow (seconds to minutes for hub models): cache the result."""
     s = spec(pack, role)
     check_source(s)
-    model = MODEL_CLASSES[role].from_pretrained(s.source, attn_implementation="eager", **LOAD_OPTIONS)
+    options = hub_options(pack, role)
+    model = MODEL_CLASSES[role].from_pretrained(s.source, attn_implementation="eager", **LOAD_OPTIONS, **options)
     model.eval()
-    processor = AutoProcessor.from_pretrained(s.source, trust_remote_code=False)
+    processor = AutoProcessor.from_pretrained(s.source, **PROCESSOR_OPTIONS, **options)
     return LoadedModel(s, model, processor)
 
 
-def hub_cached(role: str) -> bool:
-    """True when the hub checkpoint's config is already in the local Hugging Face cache (no network)."""
-    from huggingface_hub import try_to_load_from_cache
+def load_tokenizer(pack: str, role: str):
+    """The tokenizer alone (no weights), with the same network rule as `load`."""
+    from transformers import AutoTokenizer
 
-    return isinstance(try_to_load_from_cache(HUB_IDS[role], "config.json"), str)
+    s = spec(pack, role)
+    check_source(s)
+    return AutoTokenizer.from_pretrained(s.source, trust_remote_code=False, **hub_options(pack, role))
+
+
+def hub_cached(role: str) -> bool:
+    """True when every file from_pretrained needs for this hub checkpoint (weights included) is in the local
+    Hugging Face cache, so it loads with no network."""
+    return not hub_access.missing_files(HUB_IDS[role])
+
+
+def hub_unavailable(role: str) -> str | None:
+    """None when the hub checkpoint can be loaded now (complete on disk, or the hub answers); otherwise why not,
+    in words for the page."""
+    missing = hub_access.missing_files(HUB_IDS[role])
+    if not missing or HUB_ACCESS.reachable():
+        return None
+    why = ("the Hugging Face hub is switched off on this server (HF_HUB_OFFLINE)" if hub_access.offline_by_setting()
+           else "the Hugging Face hub does not answer")
+    if "config.json" in missing and hub_access.WEIGHTS in missing:  # nothing of it at all
+        return f"it has not been downloaded to this server and {why}"
+    return f"its download on this server is incomplete (missing {', '.join(missing)}) and {why}"
 
 
 def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
-    """One small request to the hub; any failure or a slow answer counts as unreachable."""
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+    """One small request to the hub now; any failure or a slow answer counts as unreachable."""
+    if hub_access.offline_by_setting():
         return False
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen("https://huggingface.co/api/models/" + HUB_IDS["clip"], timeout=timeout) as r:
-            return r.status == 200
-    except Exception:  # DNS failure, refused, timeout, proxy: all mean "not now"
-        return False
+    return hub_access.probe(HUB_ACCESS.url, timeout)
 
 
 @dataclass(frozen=True)
 class PackChoice:
     pack: str
-    reason: str  # one sentence for the sidebar
+    reason: str  # why, as a clause for the sidebar ("... because <reason>")
     fallback: bool  # True when we wanted the hub and could not have it
 
 
 def choose_pack(
     env: dict[str, str] | None = None,
-    probe: Callable[[], bool] = hub_reachable,
+    probe: Callable[[], bool] = lambda: HUB_ACCESS.reachable(),
     cached: Callable[[str], bool] = hub_cached,
 ) -> PackChoice:
-    """hub when it answers or its checkpoints are cached, else bundled; $MMA_PACK overrides both."""
+    """hub when its checkpoints are all on disk (no waiting) or the hub answers (one probe per process, a few
+    seconds at most), else bundled; $MMA_PACK overrides both."""
     env = os.environ if env is None else env
     forced = env.get(PACK_ENV, "").strip().lower()
     if forced:
         if forced not in PACKS:
             raise ValueError(f"{PACK_ENV}={forced!r}: choose one of {PACKS}")
-        return PackChoice(forced, f"set by {PACK_ENV}={forced}", fallback=False)
+        return PackChoice(forced, f"{PACK_ENV}={forced} is set", fallback=False)
     if all(cached(role) for role in ROLES):
-        return PackChoice("hub", "hub checkpoints found in the local cache", fallback=False)
+        return PackChoice("hub", "the real checkpoints are all in this server's model cache", fallback=False)
     if probe():
-        return PackChoice("hub", "the Hugging Face hub is reachable", fallback=False)
+        return PackChoice("hub", "the Hugging Face hub answers (each checkpoint is downloaded once, then cached)",
+                          fallback=False)
+    silent = ("HF_HUB_OFFLINE is set" if hub_access.offline_by_setting(env)
+              else f"the Hugging Face hub did not answer within {HUB_PROBE_TIMEOUT_S:.0f} s")
     return PackChoice(
         "bundled",
-        f"the Hugging Face hub did not answer within {HUB_PROBE_TIMEOUT_S:.0f} s, so the app uses the bundled tiny "
-        "models trained on the shapes world",
+        f"{silent} and the real checkpoints are not all in this server's model cache",
         fallback=True,
     )

@@ -75,12 +75,12 @@ def fit(text: str, tokenizer, limit: int) -> tuple[str, int, int]:
 
 @lru_cache(maxsize=16)
 def _tokenizer(pack: str, role: str):
-    """The tokenizer alone (no weights), or None when it cannot be had (offline, partial cache). Cached either
-    way, so a hub that does not answer costs one wait per process, not one per keystroke."""
-    from transformers import AutoTokenizer
-
+    """The tokenizer alone (no weights), or None when it cannot be had (not on disk and no hub, a damaged file).
+    Cached either way: loading it is decided once per process, not once per keystroke."""
+    if pack == "hub" and registry.hub_unavailable(role):
+        return None
     try:
-        return AutoTokenizer.from_pretrained(registry.spec(pack, role).source, trust_remote_code=False)
+        return registry.load_tokenizer(pack, role)
     except Exception:  # noqa: BLE001 - any failure means "use the bundled tokenizer"
         if pack == "bundled":
             raise

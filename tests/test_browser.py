@@ -19,6 +19,7 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -142,6 +143,32 @@ def test_page_loads_without_exception(server, browser, link):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"page-{path}.png"), full_page=True)
     page.close()
+
+
+def test_every_request_goes_to_the_app_itself(server, browser):
+    """An offline classroom: on every page, each request the browser makes (scripts, fonts, icons, images, the
+    websocket) goes to the app's own server, never to another host."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1400})
+    urls: list[str] = []
+    context.on("request", lambda request: urls.append(request.url))
+    context.on("requestfailed", lambda request: urls.append(request.url))
+    page = context.new_page()
+    page.on("websocket", lambda socket: urls.append(socket.url))
+    page.goto(server)
+    page.get_by_role("heading", name=PAGES["Home"][0]).first.wait_for(timeout=60_000)
+    _wait_until_idle(page)
+    for link, (title, charts) in PAGES.items():
+        page.locator('[data-testid="stSidebarNav"]').get_by_text(link, exact=True).click()
+        page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
+        if charts:
+            page.locator(".js-plotly-plot").nth(charts - 1).wait_for(timeout=60_000)
+        _wait_until_idle(page)
+    page.wait_for_timeout(1000)  # late fetches (favicon, fonts) too
+    context.close()
+    web = [u for u in urls if urlsplit(u).scheme in ("http", "https", "ws", "wss")]
+    assert len(web) > 20, urls  # the recorder saw the app's own traffic
+    elsewhere = sorted({u for u in web if urlsplit(u).hostname != "127.0.0.1"})
+    assert not elsewhere, elsewhere
 
 
 def test_changing_the_layer_changes_the_heatmap(server, browser):
