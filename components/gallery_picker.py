@@ -33,8 +33,9 @@ def _sidebar_item(inputs: Inputs, image_png: bytes) -> gallery.GalleryItem:
 
 
 def _uploads() -> list[gallery.GalleryItem]:
-    files = st.file_uploader("Add your own images (kept in memory for this session only)",
-                             type=list(images.UPLOAD_TYPES), accept_multiple_files=True, key="clip_uploads")
+    # no type=[...]: the browser would drop other files silently; read_upload names a wrong format instead
+    files = st.file_uploader(f"Add your own images ({images.FORMATS_WANTED}; kept in memory for this session only)",
+                             accept_multiple_files=True, key="clip_uploads")
     items = []
     for file in (files or [])[:MAX_UPLOADS]:
         png = upload_png(file.getvalue(), where=st, name=file.name)  # one bad file only costs its own message

@@ -16,6 +16,7 @@ UPLOAD, CAMERA = "upload an image", "take a photo"
 DEFAULT_IMAGE = {"bundled": "shapes: two objects", "hub": "photo: cat"}
 SIDEBAR_IMAGE_PX = 160
 MAX_TEXT_CHARS = text_limits.MAX_TEXT_CHARS  # longer text is cut with a note (core/text_limits.py)
+TEXT_BOX_PX = 68  # two lines, Streamlit's smallest text area: a question rarely needs more
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,9 @@ def upload_png(data: bytes, where=st.sidebar, name: str = "") -> bytes | None:
     except images.ImageInputError as error:
         where.error(prefix + str(error))
         return None
-    except Exception as error:  # noqa: BLE001 - a decoder bug must not become a traceback for the student
-        where.error(f"{prefix}This file could not be read as an image ({type(error).__name__}). Please try another "
-                    "PNG or JPEG file.")
+    except Exception:  # noqa: BLE001 - a decoder bug must not become a traceback for the student
+        where.error(f"{prefix}This file could not be read as an image. Please try another {images.FORMATS_WANTED} "
+                    "file.")
         return None
     for note in notes:
         where.info(f"{prefix}Note: {note}")
@@ -99,8 +100,9 @@ def render_sidebar() -> Inputs:
         st.session_state["text"] = images.samples()[st.session_state["image_source"]].question
     source = sidebar.selectbox("Image", options, key="image_source", on_change=_on_image_change)
     if source == UPLOAD:
-        upload = sidebar.file_uploader("Upload an image", type=list(images.UPLOAD_TYPES),
-                                       key="upload")
+        # no type=[...]: the browser would refuse other files silently and leave the last image and answer up;
+        # here every file reaches read_upload, which names its format and clears the page
+        upload = sidebar.file_uploader(f"Upload an image ({images.FORMATS_WANTED})", key="upload")
         image_png = _image_from_upload(upload.getvalue() if upload else None, "upload")
     elif source == CAMERA:
         photo = sidebar.camera_input("Take a photo", key="camera")
@@ -111,9 +113,12 @@ def render_sidebar() -> Inputs:
         sidebar.image(images.thumbnail_png(image_png, SIDEBAR_IMAGE_PX), caption=source, width=SIDEBAR_IMAGE_PX,
                       output_format="PNG")  # PNG bytes sent as they are ("auto" would re-encode a JPEG)
 
-    text = sidebar.text_input("Question or caption", key="text", max_chars=MAX_TEXT_CHARS,
-                              help="Every page uses this text: as the question (cross-attention, early fusion) "
-                                   "or as an extra caption (CLIP space).")
+    # a text area, not a text input: a browser's <input> turns a pasted text's line breaks into spaces before the
+    # server sees them, so the note "the text had 3 lines" could never be shown (tests/test_inputs.py)
+    text = sidebar.text_area("Question or caption", key="text", max_chars=MAX_TEXT_CHARS, height=TEXT_BOX_PX,
+                             help="Every page uses this text: as the question (cross-attention, early fusion) or "
+                                  "as an extra caption (CLIP space). Ctrl+Enter (or clicking elsewhere) applies "
+                                  "it; several lines are read as one.")
     sample = images.samples().get(source)
     if pack == "bundled" and (sample is None or sample.kind == "photo"):
         sidebar.caption("The bundled models only know the shapes world: on photos their answers are guesses.")

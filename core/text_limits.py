@@ -6,9 +6,9 @@ Two limits, both here:
   the tightest one of the live pack and every page sees the same words.
 
 Cleaning removes control characters and the invisible bidi overrides (which can make text display in a different
-order from what the model reads); emoji and right-to-left scripts are kept (the tokenizer maps what it does not
-know to [UNK]). Nothing here renders anything: `escape_markdown` is for the pages, which must show user text as
-text, never as markup or HTML.
+order from what the model reads), and joins a text of several lines into one, with a note; emoji and right-to-left
+scripts are kept (the tokenizer maps what it does not know to [UNK]). Nothing here renders anything:
+`escape_markdown` is for the pages, which must show user text as text, never as markup or HTML.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ TEXT_ROLES = ("vqa", "fusion", "clip")  # the models that read the sidebar's tex
 HUB_MAX_TOKENS = {  # from the checkpoints' configs (max_position_embeddings), used when no tokenizer says less
     "clip": 77, "clip16": 77, "vqa": 512, "caption": 512, "fusion": 40,
 }
+_LINE_BREAK = re.compile(r"\r\n|[\n\r\u2028\u2029]")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&])")
 
 
@@ -35,16 +36,20 @@ class FittedText:
 
 
 def clean(text: str, max_chars: int = MAX_TEXT_CHARS) -> tuple[str, list[str]]:
-    """NFC-normalise, drop control and bidi-override characters, squeeze whitespace, cap the length."""
+    """NFC-normalise, drop control and bidi-override characters, join lines into one, squeeze whitespace, cap the
+    length. Every change that the student could not see coming gets a note."""
     notes: list[str] = []
     text = unicodedata.normalize("NFC", text or "")
     controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r ")
     # invisible format characters (zero-width space, bidi overrides, BOM); the zero-width joiner builds emoji
     bidi = sum(1 for ch in text if unicodedata.category(ch) == "Cf" and ch != "\u200d")
-    text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text
-                   if unicodedata.category(ch) != "Cf" or ch == "\u200d")
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf" or ch == "\u200d")
+    lines = sum(1 for line in _LINE_BREAK.split(text) if line.strip())  # blank lines (a final Enter) do not count
+    text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
     if controls or bidi:
         notes.append(f"Removed {controls + bidi} invisible control character(s) from the text.")
+    if lines > 1:  # a pasted paragraph, or a shared link's text: the models read one line
+        notes.append(f"The text had {lines} lines; they were joined into one.")
     text = " ".join(text.split())
     if len(text) > max_chars:
         notes.append(f"The text had {len(text)} characters; only the first {max_chars} are used.")

@@ -9,6 +9,7 @@ by the next input also shows that the page keeps working. Outcomes are printed a
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zlib
 from dataclasses import dataclass
@@ -104,13 +105,18 @@ IMAGE_CASES = [
               "could not be read", "upload.jpg"),
     ImageCase("PNG signature only", lambda: b"\x89PNG\r\n\x1a\n" + b"\0" * 20, ERROR, "could not be read"),
     ImageCase("truncated PNG", lambda: encode(scene((200, 200)))[:400], ERROR, "image"),
-    ImageCase("truncated JPEG", lambda: encode(scene((200, 200)), "JPEG")[:700], ERROR, "truncated",
+    ImageCase("truncated JPEG", lambda: encode(scene((200, 200)), "JPEG")[:700], ERROR, "cut short",
               "upload.jpg"),
     ImageCase("corrupt PNG data (bad CRC)", lambda: flip_bytes(encode(scene((200, 200))), 0.5), ERROR, "image"),
     ImageCase("corrupt JPEG header", lambda: flip_bytes(encode(scene((200, 200)), "JPEG"), 0.0, 40), ERROR,
               "could not be read", "upload.jpg"),
-    ImageCase("TIFF (not an allowed format)", lambda: encode(scene(), "TIFF"), ERROR, "could not be read",
-              "upload.png"),
+    ImageCase("TIFF (not an allowed format)", lambda: encode(scene(), "TIFF"), ERROR, "tiff image", "upload.png"),
+    ImageCase("TIFF named .tif", lambda: encode(scene(), "TIFF"), ERROR, "tiff image", "scan.tif"),
+    ImageCase("HEIC photo (iPhone)", lambda: b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 200, ERROR, "heic",
+              "IMG_0001.HEIC"),
+    ImageCase("PDF document", lambda: encode(scene(), "PDF"), ERROR, "pdf document", "homework.pdf"),
+    ImageCase("SVG drawing", lambda: b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>', ERROR,
+              "svg drawing", "logo.svg"),
     ImageCase("over the 10 MB upload limit", lambda: encode(scene()) + b"\0" * (10 * 2 ** 20), ERROR, "limit"),
     ImageCase("decompression bomb 30000^2, 110 kB", lambda: bilevel_png(30_000, 30_000), ERROR, "megapixels"),
     ImageCase("20000 x 20000 image", lambda: bilevel_png(20_000, 20_000), ERROR, "megapixels"),
@@ -129,8 +135,8 @@ IMAGE_CASES = [
     ImageCase("mode CMYK JPEG", lambda: encode(scene(mode="CMYK"), "JPEG"), NOTE, "cmyk", "upload.jpg"),
     ImageCase("mode I;16 (16-bit grey)", sixteen_bit, NOTE, "scaled"),
     ImageCase("animated GIF, 3 frames", animated_gif, NOTE, "first frame", "upload.gif"),
-    ImageCase("EXIF-rotated photo (90 deg)", lambda: exif_jpeg(6), NOTE, "rotation applied", "upload.jpg"),
-    ImageCase("EXIF-rotated photo (180 deg)", lambda: exif_jpeg(3), NOTE, "rotation applied", "upload.jpg"),
+    ImageCase("EXIF-rotated photo (90 deg)", lambda: exif_jpeg(6), NOTE, "rotated 90° clockwise", "upload.jpg"),
+    ImageCase("EXIF-rotated photo (180 deg)", lambda: exif_jpeg(3), NOTE, "rotated 180°", "upload.jpg"),
     ImageCase("PNG content named .jpg", lambda: encode(scene()), OK, "", "upload.jpg"),
     ImageCase("BMP", lambda: encode(scene(), "BMP"), OK, "", "upload.bmp"),
     ImageCase("WEBP", lambda: encode(scene(), "WEBP"), OK, "", "upload.webp"),
@@ -159,8 +165,13 @@ TEXT_CASES = [
     TextCase("HTML/script", "<script>alert(1)</script><img src=x onerror=alert(2)> what color is the circle?", NOTE,
              "[unk]"),  # the bundled models' vocabulary is the shapes world's: most of this is unknown
     TextCase("markdown + LaTeX", "**what** color is $x^2$ the [circle](javascript:alert(1))?", NOTE, "[unk]"),
-    TextCase("newlines and tabs", "what\tcolor\nis the\n\ncircle?", OK, ""),
+    TextCase("newlines and tabs", "what\tcolor\nis the\n\ncircle?", NOTE, "3 lines; they were joined"),
+    TextCase("pasted paragraph, final newline", "what color\nis the circle?\n", NOTE, "2 lines; they were joined"),
+    TextCase("one line and a final Enter", "what color is the circle?\n", OK, ""),
 ]
+
+
+JARGON = re.compile(r"\w*(Error|Exception)\b|\bPIL\b|errno|Traceback")  # what means nothing to a student
 
 
 def observed_image(case: ImageCase) -> tuple[str, str]:
@@ -180,6 +191,7 @@ def test_core_image_case(case):
     corpus_report.record(case.name, "core", outcome, message)
     assert outcome == case.expect, message
     assert case.says in message.lower()
+    assert not JARGON.search(message), message
 
 
 @pytest.mark.parametrize("case", TEXT_CASES, ids=[c.name for c in TEXT_CASES])
@@ -219,6 +231,7 @@ def test_every_image_case_through_the_real_sidebar_one_after_another():
         corpus_report.record(case.name, "app", outcome, " ".join(errors or notes))
         assert outcome == case.expect, (case.name, errors, notes)
         assert case.says in " ".join(errors + notes).lower(), case.name
+        assert not JARGON.search(" ".join(errors + notes)), (case.name, errors, notes)
         if outcome == ERROR:
             assert any("Choose an image" in i.value for i in at.info), case.name
         else:  # the page ran the vision tower on it
@@ -232,7 +245,7 @@ def test_every_text_case_as_the_question(page):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     at.switch_page(page).run()
     for case in TEXT_CASES:
-        at.text_input(key="text").set_value(case.text).run()
+        at.text_area(key="text").set_value(case.text).run()
         assert not at.exception, (case.name, [e.value for e in at.exception])
         empty = [w.value for w in at.warning if "empty" in w.value]
         notes = [i.value for i in at.sidebar.info if i.value.startswith("Note:")]
@@ -244,7 +257,7 @@ def test_every_text_case_as_the_question(page):
             assert at.subheader[0].value.startswith("Answer:"), case.name
         for caption in at.caption:
             assert "<script>" not in caption.value and "**what**" not in caption.value
-    at.text_input(key="text").set_value("what color is the circle?").run()  # and back to a normal question
+    at.text_area(key="text").set_value("what color is the circle?").run()  # and back to a normal question
     assert not at.exception and at.subheader[0].value.startswith("Answer:")
 
 

@@ -50,7 +50,7 @@ def run_session(page: str, question: str, out: dict, index: int) -> None:
     try:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
         at.switch_page(page).run()
-        at.text_input(key="text").set_value(question).run()
+        at.text_area(key="text").set_value(question).run()
         out[index] = ([e.value + "\n".join(e.stack_trace) for e in at.exception], [s.value for s in at.subheader], at.title[0].value)
     except Exception as error:  # noqa: BLE001 - reported by the test, not lost in the thread
         out[index] = ([repr(error)], [], "")

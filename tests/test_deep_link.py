@@ -66,7 +66,7 @@ def test_opening_a_link_restores_the_cross_attention_view():
     at.button(key="cross_q_reveal").click().run()
     assert at.subheader[0].value.startswith("Answer:")
     assert at.selectbox(key="image_source").value == "shapes: three objects"
-    assert at.text_input(key="text").value == "what color is the circle?"
+    assert at.text_area(key="text").value == "what color is the circle?"
     assert at.selectbox(key="cross_layer").value == 0
     assert at.selectbox(key="cross_head").value == 1
     assert at.segmented_control(key="cross_token").value == 5
@@ -82,7 +82,7 @@ def test_the_view_on_screen_is_written_back_to_the_url_and_the_share_box():
     assert at.query_params["layer"] == "0" and at.query_params["image"] == "shapes: one object"
     shared = at.sidebar.code[0].value
     assert from_query({k: v[0] for k, v in parse_qs(urlparse(shared).query).items()}) == View(
-        page="patches", image="shapes: one object", text=at.text_input(key="text").value, pack="bundled", layer=0,
+        page="patches", image="shapes: one object", text=at.text_area(key="text").value, pack="bundled", layer=0,
         head=2, patch=9)
 
 

@@ -63,7 +63,7 @@ def expected_on_default_image(at: AppTest, compute, role: str):
     """What core computes for the page's default image and its current question (the page must show the same)."""
     loaded = bundled(role)
     image = images.load_image(images.sample_png(at.selectbox(key="image_source").value))
-    return compute(loaded.model, loaded.processor, image, at.text_input(key="text").value)
+    return compute(loaded.model, loaded.processor, image, at.text_area(key="text").value)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -126,9 +126,9 @@ def test_cross_attention_shows_the_models_answer_and_a_token_by_patch_matrix():
 def test_a_new_question_changes_the_answer_and_the_matrix():
     at = open_page("pages/cross_attention.py")
     scene = images.sample_scene("shapes: two objects")
-    at.text_input(key="text").set_value(f"what color is the {scene.objects[0].shape}?").run()
+    at.text_area(key="text").set_value(f"what color is the {scene.objects[0].shape}?").run()
     first_answer, first = at.subheader[0].value, heatmap_z(figures(at)[0])
-    at.text_input(key="text").set_value(f"what shape is the {scene.objects[1].color} object?").run()
+    at.text_area(key="text").set_value(f"what shape is the {scene.objects[1].color} object?").run()
     assert not at.exception
     assert at.subheader[0].value != first_answer
     assert not np.array_equal(first, heatmap_z(figures(at)[0]))
@@ -136,7 +136,7 @@ def test_a_new_question_changes_the_answer_and_the_matrix():
 
 def test_empty_question_gives_a_message_not_a_traceback():
     at = open_page("pages/cross_attention.py")
-    at.text_input(key="text").set_value("   ").run()
+    at.text_area(key="text").set_value("   ").run()
     assert not at.exception
     assert any("empty" in w.value for w in at.warning)
 
@@ -174,11 +174,11 @@ def test_choosing_a_sample_sets_its_question_and_the_image_follows_across_pages(
     at = open_page("pages/patching.py")
     at.selectbox(key="image_source").set_value("shapes: three objects").run()
     expected_question = images.samples()["shapes: three objects"].question
-    assert at.text_input(key="text").value == expected_question
+    assert at.text_area(key="text").value == expected_question
     at.switch_page("pages/cross_attention.py").run()
     assert not at.exception
     assert at.selectbox(key="image_source").value == "shapes: three objects"
-    assert at.text_input(key="text").value == expected_question
+    assert at.text_area(key="text").value == expected_question
 
 
 def test_picking_a_patch_shows_which_tokens_looked_at_it():
@@ -278,7 +278,7 @@ def test_early_fusion_question_change_changes_the_answer():
     scene = images.sample_scene("shapes: two objects")
     answers = set()
     for obj in scene.objects:
-        at.text_input(key="text").set_value(f"what color is the {obj.shape}?").run()
+        at.text_area(key="text").set_value(f"what color is the {obj.shape}?").run()
         answers.add(at.subheader[0].value)
     assert not at.exception and len(answers) == 2
 

@@ -83,7 +83,7 @@ def test_a_preset_button_loads_its_image_text_and_predict_mode():
     at.button(key="cross-attention_preset_2").click().run()  # "How many objects?"
     assert not at.exception
     assert at.selectbox(key="image_source").value == "shapes: three objects"
-    assert at.text_input(key="text").value == "how many objects are there?"
+    assert at.text_area(key="text").value == "how many objects are there?"
     assert any("How many objects?" in i.value for i in at.info)
     at.button(key="cross-attention_preset_0").click().run()  # "What colour is the circle?", predict first
     assert at.toggle(key="cross_predict").value is True and not at.subheader
