@@ -119,6 +119,9 @@ def patch_view(clip_model, processor, image: Image.Image) -> PatchView:
     rows, cols = pixel_values.shape[2] // patch, pixel_values.shape[3] // patch
     if attentions.shape[-1] != rows * cols + 1:
         raise RuntimeError(f"{attentions.shape[-1]} vision tokens for a {rows}x{cols} grid plus CLS")
-    positions = vision.embeddings.position_embedding.weight[1:]  # (N, d): the processor always gives the native grid
+    # (N, d): the processor always gives the native grid. A copy: .float().numpy() of an fp32 weight is a view of
+    # it, and this view is cached for the process; with from_pretrained's memory-mapped safetensors that view kept
+    # the whole checkpoint file mapped (and its resident pages counted in RSS) after the budget evicted the model
+    positions = vision.embeddings.position_embedding.weight[1:].float().numpy().copy()
     return PatchView(model_image(pixel_values, processor.image_processor), patch, (rows, cols), attentions,
-                     patch_vectors.float().numpy(), positions.float().numpy())
+                     patch_vectors.float().numpy(), positions)
