@@ -5,6 +5,7 @@
     python -m bench.memory --order P,X        # one order (pages: P patching, X cross-attention, C CLIP space,
                                               # F early fusion), its per-step RSS
     python -m bench.memory --jobs 2           # processes at once (RSS does not depend on it; time does)
+    python -m bench.memory --source registry  # real from_pretrained from the hub stand-in cache (see below)
 
 Peak RSS (VmHWM) is per process and never goes down, so every order runs in a fresh process: the app under
 Streamlit's AppTest, the hub pack = `bench.full_size` (the real configs, random weights, fp32), the model memory
@@ -16,6 +17,12 @@ its optional panels one after another, as a curious student would:
 - C CLIP space: CLIP B/32 on the sidebar image and the gallery;
 - F early fusion: ViLT, then the three fusion designs side by side (CLIP, BLIP VQA and ViLT one after another).
 Inside each step VmHWM is reset first (/proc/self/clear_refs), so each step's own peak is reported too.
+
+--source registry loads through the real registry.load (from_pretrained, safetensors) from tests.hub_standin's
+local copy of the five hub repos (random weights at the real sizes; built once, ~4 GB on disk). Only this path
+memory-maps the checkpoints, so only it shows a result that pins an evicted model's file: a cached PatchView once
+held a view of CLIP's position embeddings, and patching with B/16 then cross-attention peaked at 2.67 GB here
+(1.96 GB straight to cross-attention); "mapped" in the per-step lines is each checkpoint file's resident MB.
 
 Never part of the test run. RSS does not depend on machine load; the times printed do.
 """
