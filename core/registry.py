@@ -197,6 +197,7 @@ def choose_pack(
             raise ValueError(f"{PACK_ENV}={forced!r}: choose one of {PACKS}")
         return PackChoice(forced, f"{PACK_ENV}={forced} is set", fallback=False)
     if all(cached(role) for role in ROLES):
+        HUB_ACCESS.start()  # in the background, for what is not on disk (the finer B/16): never waited on here
         return PackChoice("hub", "the real checkpoints are all in this server's model cache", fallback=False)
     if probe():
         return PackChoice("hub", "the Hugging Face hub answers (each checkpoint is downloaded once, then cached)",

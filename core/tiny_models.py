@@ -16,15 +16,15 @@ from transformers import (
     BlipConfig,
     BlipForConditionalGeneration,
     BlipForQuestionAnswering,
-    BlipImageProcessor,
+    BlipImageProcessorPil,
     BlipProcessor,
     CLIPConfig,
-    CLIPImageProcessor,
+    CLIPImageProcessorPil,
     CLIPModel,
     CLIPProcessor,
     ViltConfig,
     ViltForQuestionAnswering,
-    ViltImageProcessor,
+    ViltImageProcessorPil,
     ViltProcessor,
 )
 
@@ -98,7 +98,7 @@ def build_clip(tokenizer: BertTokenizerFast) -> tuple[CLIPModel, CLIPProcessor]:
     )
     config = CLIPConfig(text_config=text, vision_config=_vision_config(), projection_dim=SIZE.hidden)
     size = SIZE.image_size
-    image_processor = CLIPImageProcessor(
+    image_processor = CLIPImageProcessorPil(
         size={"shortest_edge": size}, crop_size={"height": size, "width": size}, **_image_kwargs()
     )
     return CLIPModel(config), CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
@@ -116,7 +116,7 @@ def _blip_config(tokenizer: BertTokenizerFast) -> BlipConfig:
 
 def _blip_processor(tokenizer: BertTokenizerFast) -> BlipProcessor:
     size = SIZE.image_size
-    image_processor = BlipImageProcessor(size={"height": size, "width": size}, **_image_kwargs())
+    image_processor = BlipImageProcessorPil(size={"height": size, "width": size}, **_image_kwargs())
     return BlipProcessor(image_processor=image_processor, tokenizer=tokenizer)
 
 
@@ -144,7 +144,7 @@ def build_fusion(tokenizer: BertTokenizerFast) -> tuple[ViltForQuestionAnswering
         id2label=dict(enumerate(answers)),
         label2id={a: i for i, a in enumerate(answers)},
     )
-    image_processor = ViltImageProcessor(
+    image_processor = ViltImageProcessorPil(
         size={"shortest_edge": SIZE.image_size, "longest_edge": SIZE.image_size * 1333 // 800},
         size_divisor=SIZE.patch_size,
         **_image_kwargs(),
