@@ -8,6 +8,9 @@ network, waits with no timeout at all. So the app never lets a load find out for
 - anything else needs the hub, and whether the hub answers is asked once (`probe`, a few seconds at most, started
   in the background on first use); while it does not answer, the answer is asked again in the background at most
   every `RETRY_S`, never on a page's time;
+- huggingface_hub itself stays offline (its own switch, flipped at run time) until the probe has heard the hub:
+  `local_files_only` alone still lets it look up "agent harnesses" on the hub for its user-agent header, once
+  per process, waiting up to 3 s on a silent network;
 - every request huggingface_hub makes has a timeout (its default client has none).
 """
 from __future__ import annotations
@@ -84,8 +87,10 @@ class HubAccess:
     is no. `reachable(wait)` never waits longer than `wait` (and the probe never runs longer than its timeout)."""
 
     def __init__(self, url: str, timeout: float = PROBE_TIMEOUT_S, retry_s: float = RETRY_S,
-                 check: Callable[[str, float], bool] = probe):
+                 check: Callable[[str, float], bool] = probe, on_answer: Callable[[bool], None] = lambda _: None):
+        """on_answer(False) runs before the first probe, then on_answer(answer) after each one."""
         self.url, self.timeout, self.retry_s, self._check = url, timeout, retry_s, check
+        self._on_answer = on_answer
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._answer: bool | None = None
@@ -105,15 +110,16 @@ class HubAccess:
             if asking or (self._done.is_set() and fresh):
                 return
             self._asked_at = time.monotonic()
-            first = self._answer is None
-            if first:
+            if self._answer is None:  # the first time: no network for the hub library until the hub answers
                 self._done.clear()
+                self._on_answer(False)
             self.probes += 1
         threading.Thread(target=self._run, daemon=True, name="hub-probe").start()
 
     def _run(self) -> None:
         answer = self._check(self.url, self.timeout)
         with self._lock:
+            self._on_answer(answer)
             self._answer = answer
             self._done.set()
 
@@ -127,6 +133,15 @@ class HubAccess:
     def known(self) -> bool | None:
         """The answer so far, without asking or waiting (None: not asked yet or still asking)."""
         return self._answer if self._done.is_set() else None
+
+
+def library_online(answer: bool) -> None:
+    """huggingface_hub's own offline switch (read at call time by it and by transformers), set from the probe's
+    answer; left alone when the user set HF_HUB_OFFLINE. Offline, it refuses every request at once."""
+    from huggingface_hub import constants
+
+    if not offline_by_setting():
+        constants.HF_HUB_OFFLINE = not answer
 
 
 def bound_hub_requests() -> None:

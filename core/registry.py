@@ -119,14 +119,24 @@ PROCESSOR_OPTIONS = {"trust_remote_code": False, "backend": "pil"}  # PIL image 
 # with torchvision installed, transformers would switch to its torchvision processors, a backend never tested here
 
 hub_access.bound_hub_requests()  # every request huggingface_hub makes from here on has a timeout
-HUB_ACCESS = hub_access.HubAccess(f"{hub_access.endpoint()}/api/models/{HUB_IDS['clip']}")  # one per process
+
+
+def new_hub_access() -> hub_access.HubAccess:
+    """The process's hub probe, wired to huggingface_hub's offline switch (tests make fresh ones with this)."""
+    return hub_access.HubAccess(f"{hub_access.endpoint()}/api/models/{HUB_IDS['clip']}",
+                                on_answer=hub_access.library_online)
+
+
+HUB_ACCESS = new_hub_access()  # one per process: the hub is asked once, in the background
 
 
 def hub_options(pack: str, role: str) -> dict[str, bool]:
-    """`local_files_only` for a hub checkpoint that is complete on disk, or when the hub does not answer: then
-    from_pretrained never touches the network (left alone it asks the hub first, and waits out a silent one)."""
+    """`local_files_only` for a hub checkpoint that is complete on disk (no waiting for the probe), or when the hub
+    does not answer: then from_pretrained never touches the network (left alone it asks the hub first, and waits
+    out a silent one). Only a download waits for the probe's first answer, a few seconds at most, once."""
     if pack != "hub":
         return {}
+    HUB_ACCESS.start()  # huggingface_hub stays offline until the hub has answered
     return {"local_files_only": hub_cached(role) or not HUB_ACCESS.reachable()}
 
 

@@ -78,23 +78,45 @@ def test_cached_means_every_file_from_pretrained_needs(tmp_path, monkeypatch):
     assert hub_access.missing_files(repo) == () and registry.hub_cached("vqa")
 
 
-def test_a_checkpoint_complete_on_disk_loads_without_asking_the_hub(tmp_path, monkeypatch):
-    """local_files_only for what is on disk, decided without a probe: a dead network cannot slow it down."""
+def test_a_checkpoint_complete_on_disk_loads_from_disk_whatever_the_hub_says(tmp_path, monkeypatch):
+    """local_files_only for what is on disk, even with a hub that answers; a download only when it answers."""
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path))
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    asked = []
-    monkeypatch.setattr(registry.HUB_ACCESS, "reachable", lambda wait=None: asked.append(1) or False)
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
     files = {name: "{}" for name in ("config.json", "preprocessor_config.json", "tokenizer_config.json",
                                      "tokenizer.json", "model.safetensors")}
     fake_partial_cache(tmp_path, registry.HUB_IDS["clip"], files)
-    assert registry.hub_options("hub", "clip") == {"local_files_only": True} and asked == []
-    assert registry.hub_unavailable("clip") is None and asked == []
-    assert registry.hub_options("bundled", "clip") == {}
-    # not on disk: the (one) probe decides, and a silent hub means local files only, i.e. fail fast
-    assert registry.hub_options("hub", "vqa") == {"local_files_only": True} and asked == [1]
-    why = registry.hub_unavailable("vqa")
-    assert why and "not been downloaded" in why and "does not answer" in why
+    for answer in (True, False):
+        access = hub_access.HubAccess("http://hub.invalid/api", check=lambda url, timeout: answer,
+                                      on_answer=hub_access.library_online)
+        monkeypatch.setattr(registry, "HUB_ACCESS", access)
+        assert registry.hub_options("hub", "clip") == {"local_files_only": True}
+        assert registry.hub_unavailable("clip") is None
+        assert registry.hub_options("bundled", "clip") == {}
+        assert registry.hub_options("hub", "vqa") == {"local_files_only": not answer}  # the probe decides
+        assert access.probes == 1
+        why = registry.hub_unavailable("vqa")
+        assert (why is None) if answer else ("not been downloaded" in why and "does not answer" in why)
+        assert hf_constants.HF_HUB_OFFLINE is (not answer)  # the hub library follows the probe
+
+
+def test_the_hub_library_stays_offline_until_the_hub_answers(monkeypatch):
+    """huggingface_hub makes requests of its own even with local_files_only (it looks up "agent harnesses" for
+    its user-agent header): it is switched offline before the first probe and online only by a yes."""
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    gate, calls = threading.Event(), []
+    access = hub_access.HubAccess("http://hub.invalid/api", check=slow_answer(True, gate, calls),
+                                  on_answer=hub_access.library_online)
+    access.start()
+    assert hf_constants.HF_HUB_OFFLINE is True and access.known() is None
+    gate.set()
+    assert access.reachable(wait=5) is True and hf_constants.HF_HUB_OFFLINE is False
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # with the user's own setting, the probe touches nothing
+    hub_access.library_online(False)
+    assert hf_constants.HF_HUB_OFFLINE is False
 
 
 def test_every_hub_request_has_a_timeout():

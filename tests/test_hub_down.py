@@ -50,8 +50,9 @@ def silent_hub(monkeypatch, tmp_path):
     monkeypatch.delenv(registry.PACK_ENV, raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # so the probe really tries (the hub library stays offline)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    monkeypatch.setattr(registry, "HUB_ACCESS", hub_access.HubAccess(registry.HUB_ACCESS.url))  # not asked yet
+    monkeypatch.setattr(registry, "HUB_ACCESS", registry.new_hub_access())  # not asked yet
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)  # the probe's answer sets it: restored afterwards
     models.pack_choice.clear()
     models._HUB_FAILURES.clear()
     yield accepted
