@@ -60,16 +60,23 @@ def load(pack: str, role: str) -> registry.LoadedModel:
 _bundled_load = registry.load
 
 
+def _always_available(role: str) -> None:
+    """registry.hub_unavailable's signature: these models are built, not downloaded, so the hub pack is never
+    replaced by the bundled one (components.models.serving_pack asks this before every hub result)."""
+    return None
+
+
 def install() -> None:
-    """Route registry.load through `load` for the rest of this process."""
+    """Route registry.load through `load` for the rest of this process, and serve the hub pack without a cache."""
     registry.load = load
+    registry.hub_unavailable = _always_available
 
 
 @contextmanager
 def installed():
-    previous = registry.load
-    registry.load = load
+    previous = registry.load, registry.hub_unavailable
+    install()
     try:
         yield
     finally:
-        registry.load = previous
+        registry.load, registry.hub_unavailable = previous

@@ -107,7 +107,6 @@ def child(order: list[str], source: str) -> dict:
     if source == "full_size":
         from bench import full_size
         full_size.install()
-        registry.hub_unavailable = lambda role: None  # nothing on disk: the random full-size models stand in
     else:  # the real from_pretrained path, from tests.hub_standin's local cache of the five repos (real sizes)
         from huggingface_hub import constants
 
