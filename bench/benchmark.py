@@ -190,7 +190,7 @@ class Page:
 
 
 def _input(at: AppTest):
-    return images.load_image(images.sample_png(at.selectbox(key="image_source").value)), at.text_input(key="text").value
+    return images.load_image(images.sample_png(at.selectbox(key="image_source").value)), at.text_area(key="text").value
 
 
 def patching_forward(loaded, at):

@@ -232,9 +232,9 @@ def test_clicking_a_patch_on_the_image_shows_which_tokens_looked_at_it(server, b
 
 def test_the_question_and_pack_follow_the_student_to_another_page(server, browser):
     page = open_page(browser, server, "Home")
-    box = page.locator('[data-testid="stSidebar"] [data-testid="stTextInputField"]')
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stTextArea"] textarea')
     box.fill("what shape is the green object?")  # the default scene: a red triangle and a green circle
-    box.press("Enter")
+    box.press("Control+Enter")  # a text area: Enter adds a line
     _wait_until_idle(page)
     page.locator('[data-testid="stSidebarNav"]').get_by_text("Cross-attention", exact=True).click()
     page.get_by_role("heading", name=PAGES["Cross-attention"][0]).first.wait_for(timeout=60_000)
@@ -295,9 +295,9 @@ def test_upload_an_image_ask_a_question_and_click_a_token(server, browser):
     _upload(page, "two-shapes.png", _marked_png(marker))
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.locator("img").first.wait_for(timeout=30_000)
-    box = sidebar.locator('[data-testid="stTextInputField"]')
+    box = sidebar.locator('[data-testid="stTextArea"] textarea')
     box.fill("what shape is the red object?")
-    box.press("Enter")
+    box.press("Control+Enter")  # a text area: Enter adds a line
     _wait_until_idle(page)
     page.get_by_text("Answer:").first.wait_for(timeout=60_000)
     body = page.inner_text("body")
@@ -324,9 +324,9 @@ def test_a_bad_upload_and_html_in_the_question_show_as_messages_and_text(server,
     _assert_no_exception(page, "early fusion after a bad upload")
     page.screenshot(path=str(ARTIFACTS / "bad-upload-message.png"), full_page=True)
     _upload(page, "ok.png", _marked_png("fine"))  # the next upload works
-    box = sidebar.locator('[data-testid="stTextInputField"]')
+    box = sidebar.locator('[data-testid="stTextArea"] textarea')
     box.fill('<img src=x onerror="window.__xss=1"><b id="xss">what</b> color is the $x$ circle?')
-    box.press("Enter")
+    box.press("Control+Enter")  # a text area: Enter adds a line
     _wait_until_idle(page)
     page.get_by_text("Answer:").first.wait_for(timeout=60_000)
     assert page.locator("#xss").count() == 0 and page.evaluate("() => window.__xss") is None
