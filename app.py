@@ -7,16 +7,13 @@ from PIL import Image, ImageDraw
 
 from components import deep_link, inputs, models
 from components.presets import classroom_links
+from core.page_table import PAGE_TABLE, home_table
 
-HOME_TEXT = """
-How does a transformer that reads words come to *see*? Four pages, four ideas, each run live on a real model:
+HOME_TEXT = f"""
+How does a transformer that reads words come to *see*? {len(PAGE_TABLE)} pages, one idea each, each run live on a
+real model:
 
-| page | the idea | model |
-|---|---|---|
-| **Patching** | a Vision Transformer cuts the image into a grid of patches and turns each into a vector | CLIP's vision tower |
-| **Cross-attention** | text tokens send queries to image patches; softmax(QKᵀ/√d_k)V gives each token a context vector | BLIP VQA |
-| **CLIP space** | contrastive training puts an image and its caption at the same coordinates | CLIP |
-| **Early fusion** | text tokens and image patches in one stream, self-attention across modalities from layer 0 | ViLT |
+{home_table()}
 
 Pick an image and type a question in the sidebar: they follow you from page to page.
 """
@@ -58,16 +55,8 @@ def favicon() -> Image.Image:
 
 st.set_page_config(page_title="Where text meets vision", page_icon=favicon(), layout="wide")
 
-# The url_paths differ from the file names on purpose: with a pages/ folder present, AppTest.switch_page would
-# otherwise run a page file on its own, without this entry script and its sidebar.
-pages = [
-    st.Page(home, title="Home", icon=":material/home:", default=True),
-    st.Page("pages/patching.py", title="Patching", icon=":material/grid_view:", url_path="patches"),
-    st.Page("pages/cross_attention.py", title="Cross-attention", icon=":material/center_focus_strong:",
-            url_path="cross-attention"),
-    st.Page("pages/clip_space.py", title="CLIP space", icon=":material/scatter_plot:", url_path="clip-space"),
-    st.Page("pages/early_fusion.py", title="Early fusion", icon=":material/merge_type:", url_path="early-fusion"),
-]
+pages = [st.Page(home, title="Home", icon=":material/home:", default=True)] + [
+    st.Page(spec.script, title=spec.title, icon=spec.icon, url_path=spec.name) for spec in PAGE_TABLE]
 page = st.navigation(pages)
 deep_link.follow(pages, page)  # once per session: a shared link's view, and its page (?page=cross-attention)
 inputs.render_sidebar()  # after st.navigation: widgets drawn before it lose their values when the page changes

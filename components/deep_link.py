@@ -13,7 +13,8 @@ import streamlit as st
 
 from components import inputs
 from core import images
-from core.deep_link import PAGES, UPLOADED, View, base_url, from_query, link, to_query
+from core.deep_link import UPLOADED, View, base_url, from_query, link, to_query
+from core.page_table import NAMES, page
 
 _DONE, _PENDING, _PAGE, _SLOT, _UPLOAD_NOTE = ("_link_followed", "_link_pending", "_link_page", "_link_slot",
                                                "_link_upload_note")
@@ -38,8 +39,8 @@ def load(view: View) -> None:
                 st.session_state["text"] = sample.question
     if view.text is not None:
         st.session_state["text"] = view.text
-    if view.predict and view.page in PAGES:  # a fresh question, even if this one was answered before
-        st.session_state.pop(f"{PAGES[view.page]}_q_for", None)
+    if view.predict and view.page in NAMES:  # a fresh question, even if this one was answered before
+        st.session_state.pop(page(view.page).key("q_for"), None)
     st.session_state[_PENDING] = view.page_part()
 
 
@@ -60,16 +61,16 @@ def follow(pages: list, current) -> None:
         st.switch_page(target, query_params=to_query(view))
 
 
-def apply_view(page_path: str, layers: list, heads: list, n_tokens: int | None = None,
+def apply_view(page_name: str, layers: list = (), heads: list = (), n_tokens: int | None = None,
                n_patches: int | None = None) -> View | None:
     """Once, on the page a link (or preset) names: put its layer, head, token, patch and predict mode into this
-    page's widget keys (PAGES[page_path] + "_layer" and so on). Values the page cannot show are dropped.
+    page's widget keys (core.page_table: key("layer") and so on). Values the page cannot show are dropped.
     Returns the view that was applied, or None."""
     pending: View | None = st.session_state.get(_PENDING)
-    if pending is None or pending.page != page_path:
+    if pending is None or pending.page != page_name:
         return None
     del st.session_state[_PENDING]
-    prefix = PAGES[page_path]
+    spec = page(page_name)
     checks = {
         "layer": pending.layer in layers,
         "head": pending.head in heads,
@@ -79,7 +80,7 @@ def apply_view(page_path: str, layers: list, heads: list, n_tokens: int | None =
     }
     for name, ok in checks.items():
         if ok:
-            st.session_state[f"{prefix}_{name}"] = getattr(pending, name)
+            st.session_state[spec.key(name)] = getattr(pending, name)
     return pending
 
 

@@ -11,7 +11,8 @@ import streamlit as st
 
 from components import deep_link, inputs
 from core.deep_link import base_url, link
-from core.presets import PRESETS, ClipGallery, Preset, clip_galleries, presets_for
+from core.page_table import PAGE_TABLE
+from core.presets import ClipGallery, Preset, clip_galleries, presets_for
 
 _NOTICE = "_preset_notice"
 
@@ -41,12 +42,11 @@ def preset_buttons(page: str) -> None:
 def classroom_links() -> None:
     """Home page: every preset as a link a TA can send (it opens the page with that example loaded)."""
     base = base_url(st.context.url, "")
-    titles = {"patches": "Patching", "cross-attention": "Cross-attention", "early-fusion": "Early fusion"}
     lines = []
-    for page in PRESETS:
-        items = [f"[{p.title}]({link(base, p.view)})" for p in presets_for(page)]
+    for spec in PAGE_TABLE:
+        items = [f"[{p.title}]({link(base, p.view)})" for p in presets_for(spec.name)]
         if items:
-            lines.append(f"- **{titles.get(page, page)}**: " + " · ".join(items))
+            lines.append(f"- **{spec.title}**: " + " · ".join(items))
     st.markdown("\n".join(lines))
 
 

@@ -12,21 +12,16 @@ from typing import Mapping
 from urllib.parse import urlencode
 
 from core.attention import HEAD_MAX, HEAD_MEAN, LAYER_MEAN
+from core.page_table import find
 
 UPLOADED = "uploaded"  # the image field's value when the view's image is an upload or a camera photo
-PAGES = {  # url path -> the prefix of that page's widget keys (e.g. cross_layer, cross_token)
-    "patches": "patching",
-    "cross-attention": "cross",
-    "clip-space": "clip",
-    "early-fusion": "fusion",
-}
 MAX_TEXT = 200  # = core.text_limits.MAX_TEXT_CHARS, the sidebar's limit (not imported: that module loads models)
 
 
 @dataclass(frozen=True)
 class View:
     """Everything a link can restore. None means "not in the link": the app keeps its own default."""
-    page: str | None = None  # a url path from PAGES; None is the home page
+    page: str | None = None  # a page's name (core.page_table); None is the home page
     image: str | None = None  # a sample's name, or UPLOADED
     text: str | None = None  # the question or caption
     pack: str | None = None  # "hub" or "bundled"
@@ -64,7 +59,7 @@ def _flag(value: str) -> bool | None:
 
 
 _READERS = {
-    "page": lambda v: v if v in PAGES else None,
+    "page": lambda v: page.name if (page := find(v)) else None,  # any name a user sees: Patching, patching
     "image": lambda v: v or None,
     "text": lambda v: v[:MAX_TEXT],
     "pack": lambda v: v if v in ("hub", "bundled") else None,

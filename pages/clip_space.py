@@ -1,7 +1,7 @@
 import numpy as np
 import streamlit as st
 
-from components import clip_source
+from components import clip_source, deep_link
 from components.attention_matrix import attention_matrix
 from components.export import chart_config, export_embeddings, export_matrix
 from components.gallery_picker import gallery_picker
@@ -16,9 +16,11 @@ from core import text_limits
 from core.clip_space import patch_text_similarity_in
 from core.contrastive import info_nce
 from core.zero_shot import TEMPLATES
+from core.page_table import page
 
+PAGE = page("clip-space")
 st.title("CLIP space: one coordinate system for images and captions")
-lesson_intro("clip-space")
+lesson_intro(PAGE.name)
 inputs = current()
 image_png = require_image(inputs)
 source = clip_source.pack_source(inputs.pack)
@@ -44,8 +46,11 @@ named_images = tuple((item.name, item.png) for item in items)
 space = clip_source.embed(source.key, named_images, tuple(captions), source)
 pairs_n = min(len(items), len(captions))
 image_labels = [item.name for item in items]
-if predict_toggle("clip"):
-    option_question("clip_question", f"Which caption will CLIP place nearest to image 0 ({image_labels[0]})?",
+deep_link.apply_view(PAGE.name)  # a link's or preset's predict mode (the page has no layer, head or token)
+predict = predict_toggle(PAGE.keys)
+deep_link.publish(predict=True if predict else None)
+if predict:
+    option_question(PAGE.key("q"), f"Which caption will CLIP place nearest to image 0 ({image_labels[0]})?",
                     captions, space.similarity[0], (source.key, named_images[0][0], tuple(captions)))
 as_logits = st.radio("Show", ["cosine", "logits = cosine × CLIP's learned scale"], horizontal=True,
                      key="clip_matrix_values") != "cosine"
@@ -69,7 +74,7 @@ st.markdown(
     "pick its own caption among all captions (softmax over a row) and each caption its own image (over a column). "
     "CLIP learns τ; a small τ makes the softmax sharp."
 )
-formulas_at("clip-space", "infonce")
+formulas_at(PAGE.name, "infonce")
 temperature = st.slider("Temperature τ", 0.005, 1.0, float(np.clip(round(1 / space.logit_scale, 3), 0.005, 1.0)), 0.005,
                         key="clip_temperature", format="%.3f")
 loss = info_nce(space.image_embeds[:pairs_n], space.text_embeds[:pairs_n], temperature)

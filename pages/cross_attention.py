@@ -19,10 +19,12 @@ from components.token_bars import token_bars
 from core.attention import HEAD_MAX, HEAD_MEAN, LAYER_MEAN, select
 from core.cross_attention import naming_token
 from core.text_limits import escape_markdown
+from core.page_table import page
 
+PAGE = page("cross-attention")
 st.title("Cross-attention: the question looks at the image")
-lesson_intro("cross-attention")
-preset_buttons("cross-attention")
+lesson_intro(PAGE.name)
+preset_buttons(PAGE.name)
 inputs = current()
 image_png = require_image(inputs)
 ASK, CAPTION = "Ask a question", "Caption the image"
@@ -37,28 +39,28 @@ question = require_text(inputs)
 result = models.ask(inputs.pack, image_png, question)
 n_layers, n_heads = result.cross_attentions.shape[:2]
 rows, cols = result.grid
-linked = deep_link.apply_view("cross-attention", [LAYER_MEAN, *range(n_layers)], [HEAD_MEAN, HEAD_MAX, *range(n_heads)],
+linked = deep_link.apply_view(PAGE.name, [LAYER_MEAN, *range(n_layers)], [HEAD_MEAN, HEAD_MAX, *range(n_heads)],
                               n_tokens=len(result.tokens), n_patches=rows * cols)
 if linked and linked.patch is not None:  # the link's patch stays (below, a new view would start at the top patch)
     st.session_state["cross_patch_for"] = (inputs.image_name, question,
-                                           st.session_state.get("cross_token", naming_token(result.tokens)))
-if predict_toggle("cross"):
+                                           st.session_state.get(PAGE.key("token"), naming_token(result.tokens)))
+if predict_toggle(PAGE.keys):
     word = naming_token(result.tokens)
-    patch_question("cross_q", f"Which patch will the word “{result.tokens[word]}” look at most (last layer, mean "
-                   "over heads)? Click it on the image.", result.model_image, result.grid,
+    patch_question(PAGE.key("q"), f"Which patch will the word “{result.tokens[word]}” look at most (last layer, "
+                   "mean over heads)? Click it on the image.", result.model_image, result.grid,
                    select(result.token_patch_matrix, n_layers - 1, HEAD_MEAN)[word],
                    (inputs.pack, inputs.image_name, question))
 
 st.subheader(f"Answer: {result.answer or '(empty)'}")
 st.caption(f"Question: “{escape_markdown(result.question)}” · answer probability {result.answer_probability:.1%}")
 
-layer, head = layer_head_selectors(n_layers, n_heads, key="cross", allow_layer_mean=True)
+layer, head = layer_head_selectors(n_layers, n_heads, key=PAGE.keys, allow_layer_mean=True)
 matrix = select(result.token_patch_matrix, layer, head)  # (T, N)
 patch_labels = [f"p({r},{c})" for r in range(rows) for c in range(cols)]
 
 token_options = list(range(len(result.tokens)))
 default_token = naming_token(result.tokens)
-token = st.segmented_control("Token", token_options, default=default_token, key="cross_token",
+token = st.segmented_control("Token", token_options, default=default_token, key=PAGE.key("token"),
                              format_func=lambda i: result.tokens[i])
 token = default_token if token is None else token
 
@@ -84,15 +86,16 @@ with st.expander("Step through: image → patches → tokens → attention"):
 st.markdown("**Which tokens looked at this patch?** Click a patch (or pick it below).")
 if st.session_state.get("cross_patch_for") != (inputs.image_name, question, token):  # new view: start at the top patch
     st.session_state["cross_patch_for"] = (inputs.image_name, question, token)
-    st.session_state["cross_patch"] = int(matrix[token].argmax())
+    st.session_state[PAGE.key("patch")] = int(matrix[token].argmax())
 left, right = st.columns([2, 3])
 with left:
-    clickable_patch_grid(result.model_image, result.grid, state_key="cross_patch", click_key="cross_patch_click")
-    patch = st.selectbox("Patch", range(len(patch_labels)), key="cross_patch", format_func=lambda i: patch_labels[i])
+    clickable_patch_grid(result.model_image, result.grid, state_key=PAGE.key("patch"), click_key="cross_patch_click")
+    patch = st.selectbox("Patch", range(len(patch_labels)), key=PAGE.key("patch"),
+                         format_func=lambda i: patch_labels[i])
 right.plotly_chart(token_bars(matrix[:, patch], result.tokens, title=f"Attention each token paid to {patch_labels[patch]}"),
                    key="patch_tokens")
 deep_link.publish(layer=layer, head=head, token=token, patch=patch,
-                  predict=True if st.session_state.get("cross_predict") else None)
+                  predict=True if st.session_state.get(PAGE.key("predict")) else None)
 
 with st.expander("The math, with this model's real numbers"):
     math_layer = n_layers - 1 if layer == "mean" else int(layer)

@@ -19,19 +19,21 @@ from core.attention import HEAD_MAX, HEAD_MEAN, select
 from core.cross_attention import naming_token
 from core.early_fusion import block_label_positions
 from core.prediction import SHARE_BINS
+from core.page_table import page
 
+PAGE = page("early-fusion")
 st.title("Early fusion: one stream for words and patches")
-lesson_intro("early-fusion")
-preset_buttons("early-fusion")
+lesson_intro(PAGE.name)
+preset_buttons(PAGE.name)
 inputs = current()
 image_png = require_image(inputs)
 question = require_text(inputs)
 result = models.fuse(inputs.pack, image_png, question)
 n_layers, n_heads = result.attentions.shape[:2]
-deep_link.apply_view("early-fusion", list(range(n_layers)), [HEAD_MEAN, HEAD_MAX, *range(n_heads)],
+deep_link.apply_view(PAGE.name, list(range(n_layers)), [HEAD_MEAN, HEAD_MAX, *range(n_heads)],
                      n_tokens=result.n_text, n_patches=result.grid[0] * result.grid[1])
-if predict_toggle("fusion"):
-    choice_question("fusion_q", "In the last layer, what share of a text token's attention goes to the image "
+if predict_toggle(PAGE.keys):
+    choice_question(PAGE.key("q"), "In the last layer, what share of a text token's attention goes to the image "
                     "tokens (mean over text tokens and heads)?", SHARE_BINS,
                     float(result.modality_mass["text->image"][-1].mean()),
                     (inputs.pack, inputs.image_name, question))
@@ -47,8 +49,8 @@ with st.expander(f"The stream: {result.n_text} text tokens + {result.n_image} im
                "the position column says which patch each one is.")
     st.dataframe(arrow_table(result.stream_rows()), key="fusion_stream", height=260)
 
-formulas_at("early-fusion", "matrix")
-layer, head = layer_head_selectors(n_layers, n_heads, key="fusion")
+formulas_at(PAGE.name, "matrix")
+layer, head = layer_head_selectors(n_layers, n_heads, key=PAGE.keys)
 matrix_stream = select(result.attentions, layer, head)  # (S, S) in ViLT's own (shuffled) token order
 order = result.reading_order()  # ViLT shuffles its patches; show them row by row
 matrix = matrix_stream[np.ix_(order, order)]
@@ -77,7 +79,7 @@ left, right = st.columns(2)
 with left:
     text_options = list(range(result.n_text))
     text_token = st.segmented_control("Text token", text_options, default=naming_token(result.tokens[:result.n_text]),
-                                      key="fusion_token", format_func=lambda i: result.tokens[i])
+                                      key=PAGE.key("token"), format_func=lambda i: result.tokens[i])
     text_token = naming_token(result.tokens[:result.n_text]) if text_token is None else text_token
     st.plotly_chart(patch_overlay(result.model_image, result.patch_size, result.grid,
                                   result.text_to_patches(matrix_stream, text_token),
@@ -86,12 +88,12 @@ with left:
 with right:
     rows, cols = result.grid
     st.markdown("**Which words does a patch read?** Click a patch.")
-    clickable_patch_grid(result.model_image, result.grid, state_key="fusion_patch", click_key="fusion_patch_click")
-    r, c = divmod(st.session_state.get("fusion_patch", 0), cols)
+    clickable_patch_grid(result.model_image, result.grid, state_key=PAGE.key("patch"), click_key="fusion_patch_click")
+    r, c = divmod(st.session_state.get(PAGE.key("patch"), 0), cols)
     st.plotly_chart(token_bars(result.patch_to_text(matrix_stream, r, c), result.tokens[:result.n_text],
                                title=f"Attention from patch p({r},{c}) to the text"), key="fusion_patch_tokens")
-deep_link.publish(layer=layer, head=head, token=text_token, patch=st.session_state.get("fusion_patch"),
-                  predict=True if st.session_state.get("fusion_predict") else None)
+deep_link.publish(layer=layer, head=head, token=text_token, patch=st.session_state.get(PAGE.key("patch")),
+                  predict=True if st.session_state.get(PAGE.key("predict")) else None)
 
 if st.toggle("Compare the three fusion designs on this input", key="fusion_designs"):
     fusion_designs_view(models.fusion_designs_compare(inputs.pack, image_png, question), key="designs")

@@ -15,20 +15,22 @@ from components.token_bars import token_bars
 from core.attention import HEAD_MAX, HEAD_MEAN, LAYER_MEAN, select
 from core.export import patch_labels
 from core.rollout import HEAD_FUSIONS
+from core.page_table import page
 
+PAGE = page("patches")
 st.title("Patching: from pixels to a sequence of patch vectors")
-lesson_intro("patches")
-preset_buttons("patches")
+lesson_intro(PAGE.name)
+preset_buttons(PAGE.name)
 inputs = current()
 finer = inputs.pack == "hub" and st.toggle("Finer grid: 16 px patches (CLIP ViT-B/16, 14 x 14)", key="patching_16")
 view = models.patch_view(inputs.pack, require_image(inputs), "clip16" if finer else "clip")
 rows, cols = view.grid
 height, width = view.model_image.shape[:2]
 n_layers, n_heads = view.attentions.shape[:2]
-deep_link.apply_view("patches", [LAYER_MEAN, *range(n_layers)], [HEAD_MEAN, HEAD_MAX, *range(n_heads)],
+deep_link.apply_view(PAGE.name, [LAYER_MEAN, *range(n_layers)], [HEAD_MEAN, HEAD_MAX, *range(n_heads)],
                      n_patches=view.n_patches)
-if predict_toggle("patching"):
-    patch_question("patching_q", "Where will the CLS token look in the last layer (mean over heads)? Click the "
+if predict_toggle(PAGE.keys):
+    patch_question(PAGE.key("q"), "Where will the CLS token look in the last layer (mean over heads)? Click the "
                    "patch you expect to get the most attention.", view.model_image, view.grid,
                    select(view.attentions, n_layers - 1, HEAD_MEAN)[0, 1:], (inputs.pack, inputs.image_name, finer))
 
@@ -48,13 +50,13 @@ with right:
     st.caption("… preceded by the CLS token, which has no pixels: it only gathers from the patches.")
 
 st.header("2. Patch → vector")
-if "patching_patch" not in st.session_state:
-    st.session_state["patching_patch"] = view.n_patches // 2 + cols // 2
+if PAGE.key("patch") not in st.session_state:
+    st.session_state[PAGE.key("patch")] = view.n_patches // 2 + cols // 2
 left, middle, right = st.columns(3)
 with left:
     st.markdown("Click a patch:")
-    clickable_patch_grid(view.model_image, view.grid, state_key="patching_patch", click_key="patching_click")
-patch = st.session_state["patching_patch"]
+    clickable_patch_grid(view.model_image, view.grid, state_key=PAGE.key("patch"), click_key="patching_click")
+patch = st.session_state[PAGE.key("patch")]
 r, c = divmod(patch, cols)
 middle.image(enlarged_png(view.patch_pixels(patch), 160), output_format="PNG",
              caption=f"p({r},{c}): {view.patch_size} x {view.patch_size} x 3 = {view.patch_size ** 2 * 3} numbers")
@@ -76,7 +78,7 @@ st.plotly_chart(attention_matrix(view.position_similarity(), [f"r{i // rows}" fo
                 key="position_similarity")
 
 st.header("4. Attention between patches")
-layer, head = layer_head_selectors(n_layers, n_heads, key="patching", allow_layer_mean=True)
+layer, head = layer_head_selectors(n_layers, n_heads, key=PAGE.keys, allow_layer_mean=True)
 attention = select(view.attentions, layer, head)  # (1 + N, 1 + N)
 cls_row = attention[0, 1:]
 left, right = st.columns(2)
@@ -92,9 +94,9 @@ token_labels = ["CLS"] + patch_labels(view.grid)
 export_matrix(attention, token_labels, token_labels, f"patching_layer-{layer}_head-{head}", key="patching_export",
               corner="query \\ key", layer=str(layer), head=str(head), pack=inputs.pack, image=inputs.image_name)
 deep_link.publish(layer=layer, head=head, patch=patch,
-                  predict=True if st.session_state.get("patching_predict") else None)
+                  predict=True if st.session_state.get(PAGE.key("predict")) else None)
 
-formulas_at("patches", "rollout")
+formulas_at(PAGE.name, "rollout")
 
 left, right = st.columns(2)
 fusion = left.selectbox("Rollout: fuse heads by", HEAD_FUSIONS, key="patching_fusion")

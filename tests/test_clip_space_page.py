@@ -221,9 +221,9 @@ def test_predict_first_hides_the_matrix_until_a_caption_is_guessed(clip_page):
     at.toggle(key="clip_predict").set_value(True).run()
     assert not at.exception
     assert not [f for f in figures(at) if "Cosine similarity" in f["layout"]["title"]["text"]]  # hidden
-    guess = at.radio(key="clip_question_guess").options[0]
-    at.radio(key="clip_question_guess").set_value(guess).run()
-    at.button(key="clip_question_reveal").click().run()
+    guess = at.radio(key="clip_q_guess").options[0]
+    at.radio(key="clip_q_guess").set_value(guess).run()
+    at.button(key="clip_q_reveal").click().run()
     similarity = heatmap_z(figure_titled(at, "Cosine similarity"))
     verdict = (at.success or at.info)[0].value
     best = captions_of(at)[int(similarity[0].argmax())]

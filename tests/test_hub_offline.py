@@ -29,11 +29,12 @@ from streamlit.testing.v1 import AppTest
 
 from components import models
 from core import hub_access, images, registry, text_limits
+from core.page_table import PAGE_TABLE
 from tests import test_browser as browser_helpers
 from tests.conftest import ROOT
 from tests.hub_standin import VQA_ANSWERS, hub_standin, partial_cache  # noqa: F401 - hub_standin is a fixture
 
-PAGES = ("pages/patching.py", "pages/cross_attention.py", "pages/clip_space.py", "pages/early_fusion.py")
+PAGES = tuple(spec.script for spec in PAGE_TABLE)
 
 
 class SilentProxy:

@@ -12,11 +12,11 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core import cross_attention, early_fusion, images, shapes_world
+from core.page_table import PAGE_TABLE
 from tests.conftest import ROOT
 from tests.models import bundled
 
-PAGES = ["pages/patching.py", "pages/cross_attention.py", "pages/clip_space.py",
-         "pages/early_fusion.py"]
+PAGES = [spec.script for spec in PAGE_TABLE]
 
 
 def open_page(page: str) -> AppTest:

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import images, lesson, presets
-from core.deep_link import PAGES
+from core.page_table import NAMES as PAGES
 from core.prediction import SHARE_BINS, Bins, grade_choice, grade_patch
 from tests.conftest import ROOT
 
