@@ -46,6 +46,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from bench import full_size
 from components import models
 from core import gallery, images
+from core.page_table import PAGE_TABLE
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -225,12 +226,14 @@ def vilt_forward(loaded, at):
     return lambda: loaded.model(**inputs)
 
 
-PAGES = [
-    Page("Patching", "pages/patching.py", "clip", ("selectbox", "patching_layer", [0, 1]), patching_forward),
-    Page("Cross-attention", "pages/cross_attention.py", "vqa", ("selectbox", "cross_layer", [0, 1]), vqa_forward),
-    Page("CLIP space", "pages/clip_space.py", "clip", ("toggle", "clip_centre", [True, False]), clip_forward),
-    Page("Early fusion", "pages/early_fusion.py", "fusion", ("selectbox", "fusion_head", [2, 3]), vilt_forward),
-]
+MEASURED = {  # page name -> the model role it runs, a view-only widget (kind, key field, two values), its forward
+    "patches": ("clip", ("selectbox", "layer", [0, 1]), patching_forward),
+    "cross-attention": ("vqa", ("selectbox", "layer", [0, 1]), vqa_forward),
+    "clip-space": ("clip", ("toggle", "centre", [True, False]), clip_forward),
+    "early-fusion": ("fusion", ("selectbox", "head", [2, 3]), vilt_forward),
+}
+PAGES = [Page(spec.title, spec.script, role, (kind, spec.key(field), values), forward)
+         for spec in PAGE_TABLE for role, (kind, field, values), forward in [MEASURED[spec.name]]]
 
 
 @dataclass

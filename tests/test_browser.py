@@ -23,18 +23,16 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from core.page_table import PAGE_TABLE
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-PAGES = {  # sidebar link -> (heading text, charts expected)
-    "Home": ("Where text meets vision", 0),
-    "Patching": ("Patching", 2),
-    "Cross-attention": ("Cross-attention", 2),
-    "CLIP space": ("CLIP space", 2),
-    "Early fusion": ("Early fusion", 1),
-}
+CHARTS = {"patches": 2, "cross-attention": 2, "clip-space": 2, "early-fusion": 1}  # Plotly charts, default view
+PAGES = {"Home": ("Where text meets vision", 0)} | {  # sidebar link -> (heading text, charts expected)
+    spec.title: (spec.title, CHARTS[spec.name]) for spec in PAGE_TABLE}
 ERROR_TEXTS = ("Traceback", "Error:", "Exception", "StreamlitAPIException")
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements-dev.txt")
