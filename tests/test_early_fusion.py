@@ -21,6 +21,16 @@ def test_blocks_match_token_counts_and_rows_sum_to_one(size):
     assert np.allclose(result.attentions.sum(axis=-1), 1.0, atol=1e-5)
 
 
+def test_the_four_blocks_reassemble_the_joint_matrix():
+    vilt = bundled("fusion")
+    result = early_fusion.fuse(vilt.model, vilt.processor, Image.new("RGB", (96, 64), "gray"), "what color is it?")
+    matrix = result.attentions[-1, -1]  # (S, S), text tokens first
+    blocks = result.blocks(matrix)
+    rebuilt = np.block([[blocks["text->text"], blocks["text->image"]],
+                        [blocks["image->text"], blocks["image->image"]]])
+    assert np.array_equal(rebuilt, matrix)  # no token lost, none counted twice, none moved to another block
+
+
 def test_answers_come_from_the_model_and_match_a_plain_forward():
     vilt = bundled("fusion")
     name = "shapes: two objects"

@@ -94,9 +94,16 @@ def cls_figure(at: AppTest) -> dict:
 
 
 def test_patching_rollout_options_and_a_chosen_patch_change_the_overlays():
+    from core import patching, rollout
+
     at = open_page("pages/patching.py")
     rolled = heatmap_z(figure_titled(at, "Attention rollout"))
-    assert np.isclose(rolled.sum(), rolled.sum()) and rolled.shape == (8, 8)
+    view = expected_on_default_image(at, lambda model, processor, image, _text: patching.patch_view(
+        model, processor, image), "clip")
+    full = rollout.rollout(view.attentions)  # (1 + N, 1 + N): each row a distribution over the input tokens
+    assert np.allclose(full.sum(axis=-1), 1.0)
+    assert rolled.shape == (8, 8) and np.allclose(rolled.ravel(), full[0, 1:], atol=1e-6)  # CLS's row, patches
+    assert (rolled >= 0).all() and 0 < rolled.sum() < 1  # the rest of CLS's unit row stays on CLS itself
     at.slider(key="patching_discard").set_value(0.9).run()
     assert not np.allclose(rolled, heatmap_z(figure_titled(at, "Attention rollout")))
     distance = heatmap_z(figure_titled(at, "Mean attention distance"))

@@ -2,6 +2,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from core import registry
 
@@ -44,7 +45,13 @@ def test_bundled_models_load_with_eager_attention_in_eval_mode(role):
     assert isinstance(loaded.model, registry.MODEL_CLASSES[role])
     assert loaded.model.config._attn_implementation == "eager"
     assert not loaded.model.training
-    assert loaded.processor.tokenizer is not None and loaded.processor.image_processor is not None
+    config = loaded.model.config
+    text_config, vision_config = getattr(config, "text_config", config), getattr(config, "vision_config", config)
+    assert len(loaded.processor.tokenizer) <= text_config.vocab_size  # every id it emits has an embedding row
+    pixels = loaded.processor.image_processor(images=Image.new("RGB", (100, 80)), return_tensors="pt").pixel_values
+    height, width = pixels.shape[-2:]  # ViLT keeps the aspect ratio: only its shorter side is image_size
+    assert min(height, width) == vision_config.image_size
+    assert height % vision_config.patch_size == 0 and width % vision_config.patch_size == 0
 
 
 def test_the_finer_patch16_clip_is_hub_only_and_falls_back_to_the_one_bundled_tower():
@@ -58,7 +65,12 @@ def test_only_allowlisted_sources_load():
         registry.check_source(registry.ModelSpec("hub", "clip", "someone/else-clip"))
     with pytest.raises(registry.NotAllowedError):
         registry.check_source(registry.ModelSpec("bundled", "clip", "/tmp/anything"))
-    assert registry.allowed_sources() >= set(registry.HUB_IDS.values())
+    allowed = registry.allowed_sources()  # exactly what `spec` can name, nothing more
+    assert allowed == {registry.spec(pack, role).source
+                       for pack in registry.PACKS for role in registry.ROLES + registry.OPTIONAL_ROLES}
+    bundled = allowed - set(registry.HUB_IDS.values())
+    assert bundled and all(Path(source).parent == registry.BUNDLED_DIR and (Path(source) / "config.json").is_file()
+                           for source in bundled)  # the local sources are the committed bundled folders
 
 
 def test_every_load_is_safetensors_only_without_remote_code(monkeypatch):

@@ -18,7 +18,8 @@ def test_vilt_layers_copied_from_clip_compute_the_same_function():
     pixels = torch.randn(1, 3, 64, 64)
     assert torch.allclose(vilt.vilt.embeddings.patch_embeddings(pixels).flatten(2).transpose(1, 2),
                           clip.vision_model.embeddings.patch_embedding(pixels).flatten(2).transpose(1, 2), atol=1e-5)
-    assert vilt.vilt.encoder.layer[len(clip.vision_model.encoder.layers)] is not None  # ViLT has one layer more
+    # every CLIP layer found a ViLT layer to copy into (zip above stops at the shorter), and ViLT has one more
+    assert len(vilt.vilt.encoder.layer) == len(clip.vision_model.encoder.layers) + 1
 
 
 def test_a_fresh_vilt_does_not_start_with_zero_image_positions():
