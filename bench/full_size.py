@@ -10,42 +10,25 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import torch
-from transformers import (
-    AutoProcessor,
-    BlipConfig,
-    BlipImageProcessor,
-    BlipProcessor,
-    CLIPConfig,
-    CLIPImageProcessor,
-    CLIPProcessor,
-    CLIPVisionConfig,
-    ViltConfig,
-    ViltImageProcessor,
-    ViltProcessor,
-)
+from transformers import AutoProcessor
 
 from core import registry
+from core.models import adapter, role
+from core.models import roles as role_table
 
-VQA_ANSWERS = 3129  # dandelin/vilt-b32-finetuned-vqa's answer vocabulary: the classifier's real size
-
-
-def config(role: str):
-    """The default configs are the base checkpoints' shapes (CLIP B/32, BLIP base, ViLT B/32)."""
-    if role == "clip16":
-        return CLIPConfig(vision_config=CLIPVisionConfig(patch_size=16).to_dict())
-    return {"clip": CLIPConfig, "vqa": BlipConfig, "caption": BlipConfig,
-            "fusion": lambda: ViltConfig(num_labels=VQA_ANSWERS)}[role]()
+VQA_ANSWERS = role_table.VQA_ANSWERS
 
 
-def processor(role: str):
-    """Default image processors (224 px CLIP, 384 px BLIP, ViLT's shortest edge 384); the bundled WordPiece
-    tokenizer, whose ids are all in range of the full-size vocabularies."""
+def config(role_name: str):
+    """The hub checkpoint's shapes from the role table (CLIP B/32 and B/16, BLIP base, ViLT B/32)."""
+    return role(role_name).full_size()
+
+
+def processor(role_name: str):
+    """The family's default image processor (224 px CLIP, 384 px BLIP, ViLT's shortest edge 384) with the bundled
+    WordPiece tokenizer, whose ids are all in range of the full-size vocabularies."""
     tokenizer = AutoProcessor.from_pretrained(registry.BUNDLED_DIR / "vqa").tokenizer
-    if role in ("clip", "clip16"):
-        return CLIPProcessor(image_processor=CLIPImageProcessor(), tokenizer=tokenizer)
-    if role in ("vqa", "caption"):
-        return BlipProcessor(image_processor=BlipImageProcessor(), tokenizer=tokenizer)
-    return ViltProcessor(image_processor=ViltImageProcessor(), tokenizer=tokenizer)
+    return adapter(role_name).full_size_processor(tokenizer)
 
 
 def load(pack: str, role: str) -> registry.LoadedModel:

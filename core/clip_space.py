@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.models import clip
 from core.patching import model_image
 
 
@@ -54,12 +55,10 @@ def embed(clip_model, processor, images: list[Image.Image], image_names: list[st
     if not images or not texts:
         raise ValueError("CLIP space needs at least one image and one caption")
     inputs = processor(images=images, text=texts, return_tensors="pt", padding=True, truncation=True)
-    vision = clip_model.vision_model(pixel_values=inputs.pixel_values)
-    image_embeds = _unit(clip_model.visual_projection(vision.pooler_output))  # (I, D): pooled CLS, post-LayerNorm
-    patches = _unit(clip_model.visual_projection(
-        clip_model.vision_model.post_layernorm(vision.last_hidden_state[0, 1:])))  # (N, D)
-    text = clip_model.text_model(input_ids=inputs.input_ids, attention_mask=inputs.attention_mask)
-    text_embeds = _unit(clip_model.text_projection(text.pooler_output))  # (T, D)
+    vision = clip.vision(clip_model, inputs.pixel_values)
+    image_embeds = _unit(clip.image_embeds(clip_model, vision))  # (I, D): pooled CLS, post-LayerNorm
+    patches = _unit(clip.patch_embeds(clip_model, vision, 0))  # (N, D): the first image's patch tokens
+    text_embeds = _unit(clip.text_embeds(clip_model, inputs.input_ids, inputs.attention_mask))  # (T, D)
     side = round(patches.shape[0] ** 0.5)
     if side * side != patches.shape[0]:
         raise ValueError(f"expected a square patch grid, got {patches.shape[0]} patches")
@@ -68,10 +67,10 @@ def embed(clip_model, processor, images: list[Image.Image], image_names: list[st
         texts=list(texts),
         image_embeds=image_embeds.float().numpy(),
         text_embeds=text_embeds.float().numpy(),
-        logit_scale=float(clip_model.logit_scale.exp()),
+        logit_scale=clip.logit_scale(clip_model),
         first_patch_embeds=patches.float().numpy().reshape(side, side, -1),
         first_model_image=model_image(inputs.pixel_values[:1], processor.image_processor),
-        patch_size=clip_model.config.vision_config.patch_size,
+        patch_size=clip.patch_size(clip_model),
     )
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.attention import stack_attentions
+from core.models import blip
 from core.patching import model_image
 
 
@@ -41,7 +41,7 @@ class CrossAttentionResult:
     @property
     def token_patch_matrix(self) -> np.ndarray:
         """(layers, heads, T, n_patches): the weights on patches only (CLS column dropped)."""
-        return self.cross_attentions[..., 1:]
+        return blip.IMAGE_TOKENS.patches(self.cross_attentions)
 
     def answer_patch_flow(self, question_matrix: np.ndarray) -> np.ndarray:
         """(A, n_patches): BLIP's answer decoder never sees the patches; it reads the question tokens, which read
@@ -60,54 +60,29 @@ def naming_token(tokens: list[str]) -> int:
 
 @torch.inference_mode()
 def ask(vqa_model, processor, image: Image.Image, question: str, max_answer_tokens: int = 10,
-        encoded: tuple[torch.Tensor, np.ndarray] | None = None) -> CrossAttentionResult:
-    """encoded: (question_embeds (1, T, d), cross_attentions (L, heads, T, 1 + N)) from a question-encoder forward
-    the caller already ran on this image and question (qkv_math.encode): then only the answer decoder runs here
-    (the vision tower is most of the cost: 577 tokens at 384 px)."""
-    inputs = processor(images=image, text=question, return_tensors="pt", truncation=True)
+        encoded: blip.QuestionEncoding | tuple[torch.Tensor, np.ndarray] | None = None) -> CrossAttentionResult:
+    """encoded: the question encoder's forward the caller already ran on this image and question
+    (blip.encode_question; or the tuple (question_embeds (1, T, d), cross_attentions (L, heads, T, 1 + N))): then
+    only the answer decoder runs here (the vision tower is most of the cost: 577 tokens at 384 px)."""
+    inputs = blip.question_inputs(processor, image, question)
     if encoded is None:
-        image_embeds = vqa_model.vision_model(pixel_values=inputs.pixel_values).last_hidden_state  # (1, 1 + N, d)
-        out = vqa_model.text_encoder(
-            input_ids=inputs.input_ids,
-            attention_mask=inputs.attention_mask,
-            encoder_hidden_states=image_embeds,  # the keys' and values' source
-            encoder_attention_mask=torch.ones(image_embeds.shape[:2], dtype=torch.long),
-            output_attentions=True,
-        )
-        encoded = out.last_hidden_state, stack_attentions(out.cross_attentions)
+        encoded = blip.encode_inputs(vqa_model, processor, inputs)
+    if isinstance(encoded, blip.QuestionEncoding):
+        encoded = encoded.question_embeds, encoded.cross_attentions
     question_embeds, cross = encoded  # (1, T, d), (L, heads, T, 1 + N)
 
-    # The answer decoder reads the image-grounded question; this is BlipForQuestionAnswering.generate minus its
-    # second vision forward (we already have the encoder output).
-    text_config = vqa_model.config.text_config
-    generated = vqa_model.text_decoder.generate(
-        input_ids=torch.full((1, 1), vqa_model.decoder_start_token_id),
-        eos_token_id=text_config.sep_token_id,
-        pad_token_id=text_config.pad_token_id,
-        encoder_hidden_states=question_embeds,
-        encoder_attention_mask=torch.ones(question_embeds.shape[:2], dtype=torch.long),
-        max_new_tokens=max_answer_tokens,
-        do_sample=False,
-        num_beams=1,
-        output_scores=True,
-        return_dict_in_generate=True,
-    )
-    new_tokens = generated.sequences[0, 1:]
-    decoded = vqa_model.text_decoder(
-        input_ids=generated.sequences, encoder_hidden_states=question_embeds, output_attentions=True,
-    )  # query position a chose token a + 1
-    answer_question = stack_attentions(decoded.cross_attentions)[:, :, : len(new_tokens)]  # (L_dec, H, A, T)
+    generated = blip.answer(vqa_model, question_embeds, max_answer_tokens)
+    new_tokens = generated.new_ids
+    answer_question = generated.cross_attentions[:, :, : len(new_tokens)]  # (L_dec, H, A, T): a chose token a + 1
     probabilities = [torch.softmax(s[0], dim=-1)[t].item() for s, t in zip(generated.scores, new_tokens)]
-    patch = vqa_model.config.vision_config.patch_size
-    rows, cols = inputs.pixel_values.shape[2] // patch, inputs.pixel_values.shape[3] // patch
     return CrossAttentionResult(
         question=question,
         answer=processor.tokenizer.decode(new_tokens, skip_special_tokens=True).strip(),
         answer_probability=float(np.prod(probabilities)) if probabilities else 0.0,
         tokens=processor.tokenizer.convert_ids_to_tokens(inputs.input_ids[0]),
         cross_attentions=cross,
-        grid=(rows, cols),
-        patch_size=patch,
+        grid=blip.grid(vqa_model, inputs.pixel_values),
+        patch_size=blip.patch_size(vqa_model),
         model_image=model_image(inputs.pixel_values, processor.image_processor),
         answer_tokens=processor.tokenizer.convert_ids_to_tokens(new_tokens),
         answer_question_attention=answer_question,

@@ -1,10 +1,8 @@
 """Early fusion: text tokens and image patches in one stream, mixed by plain self-attention from layer 0.
 
 ViLT concatenates [text tokens | image CLS | image patches], each with a modality (token-type) embedding, and runs
-one transformer over all of them. Footgun: `ViltEmbeddings.visual_embed` shuffles the image patches with
-`torch.multinomial`, so image token k is NOT patch k in reading order, and ViltModel does not say which it is.
-`fuse` calls `visual_embed` itself, keeps the `patch_index` it returns (token -> (row, col)), and hands the
-embeddings to the model through its `image_embeds` argument: the same computation, with the map kept.
+one transformer over all of them. Footgun: ViLT shuffles the image patches, so image token k is NOT patch k in
+reading order; core.models.vilt.forward keeps the map (token -> (row, col)), and everything here places patches by it.
 """
 from __future__ import annotations
 
@@ -15,7 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.attention import patch_grid_values, stack_attentions
+from core.attention import patch_grid_values
+from core.models import vilt
 from core.patching import model_image
 
 
@@ -52,7 +51,7 @@ class FusionResult:
     def reading_order(self) -> np.ndarray:
         """(S,) a permutation of the stream: text tokens and image CLS stay, patches sorted row by row. Apply it to
         both axes of an attention matrix to show the patches in reading order instead of ViLT's shuffled one."""
-        first_patch = self.n_text + 1
+        first_patch = self.n_text + vilt.IMAGE_TOKENS.n_prefix
         rows, cols = self.grid
         by_position = np.argsort(self.patch_positions[:, 0] * cols + self.patch_positions[:, 1], kind="stable")
         return np.concatenate([np.arange(first_patch), first_patch + by_position])
@@ -67,13 +66,14 @@ class FusionResult:
         rows = [dict(token=t, modality="text", token_type=0, position=str(i))
                 for i, t in enumerate(self.tokens[: self.n_text])]
         rows.append(dict(token="[IMG]", modality="image", token_type=1, position="image CLS"))
-        rows += [dict(token=self.tokens[self.n_text + 1 + k], modality="image", token_type=1, position=f"({r}, {c})")
+        rows += [dict(token=self.tokens[self.n_text + vilt.IMAGE_TOKENS.patch_token(k)], modality="image",
+                      token_type=1, position=f"({r}, {c})")
                  for k, (r, c) in enumerate(self.patch_positions)]
         return rows
 
     def text_to_patches(self, matrix: np.ndarray, text_index: int) -> np.ndarray:
         """(S, S) matrix, a text token -> (rows, cols): its attention on each patch, placed by patch_index."""
-        first_patch = self.n_text + 1
+        first_patch = self.n_text + vilt.IMAGE_TOKENS.n_prefix
         return patch_grid_values(matrix[text_index, first_patch:], self.grid, self.patch_positions)
 
     def patch_to_text(self, matrix: np.ndarray, row: int, col: int) -> np.ndarray:
@@ -81,7 +81,7 @@ class FusionResult:
         hits = np.flatnonzero((self.patch_positions[:, 0] == row) & (self.patch_positions[:, 1] == col))
         if hits.size == 0:
             raise ValueError(f"no image token carries patch ({row}, {col})")
-        return matrix[self.n_text + 1 + hits[0], : self.n_text]
+        return matrix[self.n_text + vilt.IMAGE_TOKENS.patch_token(hits[0]), : self.n_text]
 
     def blocks(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
         """Split a (S, S) matrix into its four modality blocks (queries -> keys)."""
@@ -114,33 +114,20 @@ def cross_modal_mass(attentions: np.ndarray, n_text: int) -> dict[str, np.ndarra
 @torch.inference_mode()
 def fuse(vilt_model, processor, image: Image.Image, question: str) -> FusionResult:
     inputs = processor(images=image, text=question, return_tensors="pt", truncation=True)
-    embeddings = vilt_model.vilt.embeddings
-    image_embeds, image_mask, (patch_index, (rows, cols)) = embeddings.visual_embed(
-        inputs.pixel_values, inputs.pixel_mask, max_image_length=vilt_model.config.max_image_length
-    )  # image_embeds: (1, 1 + n, d) with positions added; patch_index: (1, n, 2)
-    out = vilt_model(
-        input_ids=inputs.input_ids,
-        attention_mask=inputs.attention_mask,
-        token_type_ids=inputs.token_type_ids,
-        image_embeds=image_embeds,
-        pixel_mask=image_mask,
-        output_attentions=True,
-    )
-    attentions = stack_attentions(out.attentions)  # (L, heads, S, S)
-    scores = torch.sigmoid(out.logits[0])
+    joint = vilt.forward(vilt_model, inputs)  # attentions (L, heads, S, S); the patch order kept
+    scores = torch.sigmoid(joint.logits)
     top = torch.topk(scores, k=min(5, scores.shape[0]))
     text_tokens = processor.tokenizer.convert_ids_to_tokens(inputs.input_ids[0])
-    positions = patch_index[0].numpy()
-    tokens = text_tokens + ["[IMG]"] + [f"p({r},{c})" for r, c in positions]
+    tokens = text_tokens + ["[IMG]"] + [f"p({r},{c})" for r, c in joint.patch_positions]
     return FusionResult(
         question=question,
         tokens=tokens,
         n_text=len(text_tokens),
-        n_image=image_embeds.shape[1],
-        attentions=attentions,
-        patch_positions=positions,
-        grid=(rows, cols),
-        patch_size=vilt_model.config.patch_size,
+        n_image=joint.n_image,
+        attentions=joint.attentions,
+        patch_positions=joint.patch_positions,
+        grid=joint.grid,
+        patch_size=vilt.patch_size(vilt_model),
         model_image=model_image(inputs.pixel_values, processor.image_processor),
         top_answers=[(vilt_model.config.id2label[i], float(s)) for s, i in zip(top.values, top.indices.tolist())],
     )

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from core import cross_attention, shapes_world
+from core.models import blip
 
 
 @dataclass
@@ -36,20 +37,11 @@ def mask_patches(image: np.ndarray, patches: list[int], grid: tuple[int, int], p
     return out
 
 
-@torch.inference_mode()
 def answer_probability(vqa_model, processor, image: Image.Image, question: str, answer: str) -> float:
     """P(answer | image, question) under BLIP's answer decoder, teacher-forced: the product over its tokens."""
-    inputs = processor(images=image, text=question, return_tensors="pt", truncation=True)
-    image_embeds = vqa_model.vision_model(pixel_values=inputs.pixel_values).last_hidden_state
-    question_embeds = vqa_model.text_encoder(
-        input_ids=inputs.input_ids, attention_mask=inputs.attention_mask, encoder_hidden_states=image_embeds,
-    ).last_hidden_state
+    encoding = blip.encode_question(vqa_model, processor, image, question)
     answer_ids = processor.tokenizer(answer, add_special_tokens=False).input_ids
-    ids = torch.tensor([[vqa_model.decoder_start_token_id] + answer_ids])  # (1, 1 + A)
-    logits = vqa_model.text_decoder(input_ids=ids, encoder_hidden_states=question_embeds).logits  # (1, 1 + A, V)
-    probs = torch.softmax(logits[0, :-1], dim=-1)  # position t predicts token t + 1
-    # long dtype: an answer that decodes to nothing has no ids, and an empty float tensor cannot index
-    return float(torch.prod(probs[torch.arange(len(answer_ids)), torch.tensor(answer_ids, dtype=torch.long)]))
+    return float(torch.prod(blip.answer_token_probabilities(vqa_model, encoding.question_embeds, answer_ids)))
 
 
 def masking_test(vqa_model, processor, model_image: np.ndarray, grid: tuple[int, int], patch_size: int,

@@ -1,7 +1,8 @@
 """Three ways to fuse, one input: late fusion (CLIP), cross-attention (BLIP), early fusion (ViLT).
 
-For the same image and text, `compare` runs each model's fusing forward once under torch's FLOP counter and a
-timer, and counts the attention matrices each design builds. Early fusion attends over the joint sequence
+For the same image and text, each design's function (`late_fusion`, `cross_attention_fusion`, `early_fusion`, one
+model each) runs that model's fusing forward once under torch's FLOP counter and a timer, and counts the attention
+matrices each design builds. Early fusion attends over the joint sequence
 S = T + N + 1, so its attention grows as S^2; cross-attention pays T x (N + 1) per text layer on top of the vision
 tower's (N + 1)^2; late fusion never attends across modalities at all.
 """
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
+
+from core import models
 
 AUDIO_FRAMES_PER_SECOND = 50  # a Whisper-style encoder: 20 ms per frame after its convolutional stem
 
@@ -41,10 +44,10 @@ def _measure(forward, repeats: int) -> tuple[float, float]:
     return counter.get_total_flops() / 1e9, min(times) * 1000
 
 
-def compare(clip, vqa, fusion, image: Image.Image, text: str, repeats: int = 3) -> list[DesignCost]:
-    """clip, vqa, fusion: registry.LoadedModel for the three roles."""
-    return [late_fusion(clip, image, text, repeats), cross_attention_fusion(vqa, image, text, repeats),
-            early_fusion(fusion, image, text, repeats)]
+def _image_tokens(family, model, pixel_values: torch.Tensor) -> int:
+    """Image tokens of one image at this processor's size: the patches plus the family's prefix (CLS)."""
+    rows, cols = family.grid(model, pixel_values)
+    return rows * cols + family.IMAGE_TOKENS.n_prefix
 
 
 def late_fusion(clip, image: Image.Image, text: str, repeats: int = 3) -> DesignCost:
@@ -52,7 +55,7 @@ def late_fusion(clip, image: Image.Image, text: str, repeats: int = 3) -> Design
     memory budget can hold one full-size model at a time."""
     inputs = clip.processor(images=image, text=[text], return_tensors="pt", padding=True, truncation=True)
     vc, tc = clip.model.config.vision_config, clip.model.config.text_config
-    n = (inputs.pixel_values.shape[2] // vc.patch_size) * (inputs.pixel_values.shape[3] // vc.patch_size) + 1
+    n = _image_tokens(models.clip, clip.model, inputs.pixel_values)
     t = inputs.input_ids.shape[1]
     gflops, ms = _measure(lambda: clip.model(**inputs), repeats)
     return DesignCost(
@@ -65,17 +68,11 @@ def late_fusion(clip, image: Image.Image, text: str, repeats: int = 3) -> Design
 
 def cross_attention_fusion(vqa, image: Image.Image, text: str, repeats: int = 3) -> DesignCost:
     """BLIP: the text encoder's every layer cross-attends to the vision tower's output."""
-    inputs = vqa.processor(images=image, text=text, return_tensors="pt", truncation=True)
+    inputs = models.blip.question_inputs(vqa.processor, image, text)
     vc, tc = vqa.model.config.vision_config, vqa.model.config.text_config
-    n = (inputs.pixel_values.shape[2] // vc.patch_size) * (inputs.pixel_values.shape[3] // vc.patch_size) + 1
+    n = _image_tokens(models.blip, vqa.model, inputs.pixel_values)
     t = inputs.input_ids.shape[1]
-
-    def blip_forward():
-        image_embeds = vqa.model.vision_model(pixel_values=inputs.pixel_values).last_hidden_state
-        return vqa.model.text_encoder(input_ids=inputs.input_ids, attention_mask=inputs.attention_mask,
-                                      encoder_hidden_states=image_embeds)
-
-    gflops, ms = _measure(blip_forward, repeats)
+    gflops, ms = _measure(lambda: models.blip.encode_inputs(vqa.model, vqa.processor, inputs), repeats)
     return DesignCost(
         "cross-attention", type(vqa.model).__name__, t, n,
         f"{vc.num_hidden_layers}x{vc.num_attention_heads} of {n}x{n} (image) + "
@@ -89,7 +86,7 @@ def early_fusion(fusion, image: Image.Image, text: str, repeats: int = 3) -> Des
     """ViLT: one joint sequence of text tokens and patches."""
     inputs = fusion.processor(images=image, text=text, return_tensors="pt", truncation=True)
     c = fusion.model.config
-    n = (inputs.pixel_values.shape[2] // c.patch_size) * (inputs.pixel_values.shape[3] // c.patch_size) + 1
+    n = _image_tokens(models.vilt, fusion.model, inputs.pixel_values)
     t = inputs.input_ids.shape[1]
     s = t + n
     gflops, ms = _measure(lambda: fusion.model(**inputs), repeats)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.attention import stack_attentions
+from core.models import clip
 from core.rollout import mean_attention_distance, rollout
 
 
@@ -64,7 +64,8 @@ class PatchView:
     def rollout_into_cls(self, head_fusion: str, discard_ratio: float) -> np.ndarray:
         """(n_patches,): attention rollout over all layers, how much each patch flows into the final CLS."""
         return self._once(("rollout", head_fusion, discard_ratio),
-                          lambda: rollout(self.attentions, head_fusion, discard_ratio)[0, 1:])
+                          lambda: clip.IMAGE_TOKENS.patches(
+                              rollout(self.attentions, head_fusion, discard_ratio)[clip.IMAGE_TOKENS.cls_index]))
 
     def attention_distance(self) -> np.ndarray:
         """(layers, heads): mean attention distance in pixels (core.rollout.mean_attention_distance)."""
@@ -89,7 +90,7 @@ class PatchView:
     @property
     def cls_attention(self) -> np.ndarray:
         """(layers, heads, n_patches): how much CLS attends to each patch."""
-        return self.attentions[:, :, 0, 1:]
+        return clip.IMAGE_TOKENS.patches(self.attentions[:, :, clip.IMAGE_TOKENS.cls_index])
 
 
 def patch_at(x: float, y: float, width: float, height: float, grid: tuple[int, int]) -> int:
@@ -111,17 +112,10 @@ def model_image(pixel_values: torch.Tensor, image_processor) -> np.ndarray:
 @torch.inference_mode()
 def patch_view(clip_model, processor, image: Image.Image) -> PatchView:
     pixel_values = processor(images=image, return_tensors="pt").pixel_values  # (1, 3, H, W)
-    vision = clip_model.vision_model
-    out = vision(pixel_values=pixel_values, output_attentions=True)
-    patch_vectors = vision.embeddings.patch_embedding(pixel_values)[0].flatten(1).T  # (N, d), row-major
-    attentions = stack_attentions(out.attentions)  # (L, heads, 1 + N, 1 + N)
-    patch = clip_model.config.vision_config.patch_size
-    rows, cols = pixel_values.shape[2] // patch, pixel_values.shape[3] // patch
-    if attentions.shape[-1] != rows * cols + 1:
+    attentions = clip.vision_attentions(clip.vision(clip_model, pixel_values, attentions=True))  # (L, H, 1+N, 1+N)
+    rows, cols = clip.grid(clip_model, pixel_values)
+    if attentions.shape[-1] != rows * cols + clip.IMAGE_TOKENS.n_prefix:
         raise RuntimeError(f"{attentions.shape[-1]} vision tokens for a {rows}x{cols} grid plus CLS")
-    # (N, d): the processor always gives the native grid. A copy: .float().numpy() of an fp32 weight is a view of
-    # it, and this view is cached for the process; with from_pretrained's memory-mapped safetensors that view kept
-    # the whole checkpoint file mapped (and its resident pages counted in RSS) after the budget evicted the model
-    positions = vision.embeddings.position_embedding.weight[1:].float().numpy().copy()
-    return PatchView(model_image(pixel_values, processor.image_processor), patch, (rows, cols), attentions,
-                     patch_vectors.float().numpy(), positions)
+    return PatchView(model_image(pixel_values, processor.image_processor), clip.patch_size(clip_model), (rows, cols),
+                     attentions, clip.patch_vectors(clip_model, pixel_values).float().numpy(),
+                     clip.position_embeddings(clip_model))  # (N, d) each; positions: a copy, see its docstring

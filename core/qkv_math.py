@@ -9,7 +9,8 @@ For question token t and head h of BLIP's question encoder, layer l:
     context_h = weights V_h                 the token's context vector from this head            (d_k,)
     out_t = LayerNorm(x_t + concat_h(context_h) W_o + b_o)   the residual combine with the text stream
 
-`cross_attention_math` returns every one of those arrays and how far the numpy weights are from the model's own.
+`math_from_encoding` returns every one of those arrays and how far the numpy weights are from the model's own,
+from one question-encoder forward (core.models.blip.encode_question) reused for any layer, head and token.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image
+
+from core.models import blip
 
 
 @dataclass
@@ -61,43 +63,14 @@ def _softmax(s: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-@dataclass
-class QuestionEncoding:
-    """One forward of BLIP's question encoder, kept so the math can be redone for any layer/head/token without
-    running the model again. image_embeds: (1+N, d_img); hidden_states: (layers + 1, T, d), the input of each
-    layer; cross_attentions: (layers, heads, T, 1+N); tokens: (T,)."""
-
-    image_embeds: np.ndarray
-    hidden_states: np.ndarray
-    cross_attentions: np.ndarray
-    tokens: list[str]
-
-
-@torch.inference_mode()
-def encode(vqa_model, processor, image: Image.Image, question: str) -> QuestionEncoding:
-    inputs = processor(images=image, text=question, return_tensors="pt", truncation=True)
-    image_embeds = vqa_model.vision_model(pixel_values=inputs.pixel_values).last_hidden_state  # (1, 1+N, d_img)
-    encoded = vqa_model.text_encoder(
-        input_ids=inputs.input_ids, attention_mask=inputs.attention_mask, encoder_hidden_states=image_embeds,
-        output_attentions=True, output_hidden_states=True,
-    )
-    return QuestionEncoding(
-        image_embeds=image_embeds[0].numpy(),
-        hidden_states=torch.stack(encoded.hidden_states)[:, 0].numpy(),
-        cross_attentions=torch.stack(encoded.cross_attentions)[:, 0].numpy(),
-        tokens=processor.tokenizer.convert_ids_to_tokens(inputs.input_ids[0]),
-    )
-
-
-def cross_attention_math(vqa_model, processor, image: Image.Image, question: str, layer: int, head: int,
-                         token_index: int) -> CrossAttentionMath:
-    return math_from_encoding(vqa_model, encode(vqa_model, processor, image, question), layer, head, token_index)
+QuestionEncoding = blip.QuestionEncoding  # one forward of the question encoder: core/models/blip.py
+encode = blip.encode_question  # (vqa_model, processor, image, question) -> QuestionEncoding
 
 
 @torch.inference_mode()
 def math_from_encoding(vqa_model, encoding: QuestionEncoding, layer: int, head: int,
                        token_index: int) -> CrossAttentionMath:
-    block = vqa_model.text_encoder.encoder.layer[layer]
+    block = blip.cross_attention_layer(vqa_model, layer)
     image_embeds = torch.from_numpy(encoding.image_embeds)[None]  # (1, 1+N, d_img)
     # The cross-attention reads the output of the layer's self-attention sublayer (one question, no padding).
     x_all = block.attention(torch.from_numpy(encoding.hidden_states[layer])[None])[0]  # (1, T, d)

@@ -2,7 +2,9 @@
 
 A *pack* is a set of checkpoints: `hub` (the real ones on the Hugging Face hub) or `bundled` (tiny models of the
 same classes, trained on the shapes world by core/train.py and committed under models/bundled/). A *role* is what a
-page needs: `clip`, `vqa`, `caption`, `fusion`. Pages ask for (pack, role) and never name a checkpoint.
+page needs: `clip`, `vqa`, `caption`, `fusion` (and the optional `clip16`); its row in the role table
+(core/models/roles.py) names the checkpoint, the class and the bundled stand-in. Pages ask for (pack, role) and
+never name a checkpoint.
 
 Loading is always `from_pretrained` with eager attention (SDPA returns no attention weights), safetensors only,
 no remote code: the bundled and hub packs go through exactly the same lines. Three guarantees, checked in `load`
@@ -21,41 +23,21 @@ from pathlib import Path
 from typing import Callable
 
 from core import hub_access
-from transformers import (
-    AutoProcessor,
-    BlipForConditionalGeneration,
-    BlipForQuestionAnswering,
-    CLIPModel,
-    PreTrainedModel,
-    ProcessorMixin,
-    ViltForQuestionAnswering,
-)
+from core.models import roles as role_table
+from transformers import AutoProcessor, PreTrainedModel, ProcessorMixin
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DIR = REPO_ROOT / "models" / "bundled"
 
 PACKS = ("hub", "bundled")
-ROLES = ("clip", "vqa", "caption", "fusion")
-# clip16: CLIP ViT-B/16, a finer 14x14 grid for the patching page. The bundled pack has one vision tower, so there
-# it is the same tiny CLIP as "clip".
-OPTIONAL_ROLES = ("clip16",)
+# Derived from the role table (core/models/roles.py), the one place that names checkpoints; kept for callers.
+ROLES = tuple(r.name for r in role_table.ROLE_TABLE if r.required)  # the automatic hub choice waits for these
+OPTIONAL_ROLES = tuple(r.name for r in role_table.ROLE_TABLE if not r.required)  # clip16: asked for by one page
 PACK_ENV = "MMA_PACK"  # set to "hub" or "bundled" to skip the automatic choice
 HUB_PROBE_TIMEOUT_S = hub_access.PROBE_TIMEOUT_S
 
-HUB_IDS = {
-    "clip": "openai/clip-vit-base-patch32",
-    "vqa": "Salesforce/blip-vqa-base",
-    "caption": "Salesforce/blip-image-captioning-base",
-    "fusion": "dandelin/vilt-b32-finetuned-vqa",
-    "clip16": "openai/clip-vit-base-patch16",
-}
-MODEL_CLASSES: dict[str, type[PreTrainedModel]] = {
-    "clip": CLIPModel,
-    "vqa": BlipForQuestionAnswering,
-    "caption": BlipForConditionalGeneration,
-    "fusion": ViltForQuestionAnswering,
-    "clip16": CLIPModel,
-}
+HUB_IDS: dict[str, str] = {r.name: r.hub_id for r in role_table.ROLE_TABLE}
+MODEL_CLASSES: dict[str, type[PreTrainedModel]] = {r.name: r.model_class for r in role_table.ROLE_TABLE}
 
 
 LOAD_OPTIONS = {"use_safetensors": True, "trust_remote_code": False}  # passed to every from_pretrained
@@ -87,9 +69,8 @@ class LoadedModel:
 def spec(pack: str, role: str) -> ModelSpec:
     if pack not in PACKS:
         raise ValueError(f"unknown pack {pack!r}; choose one of {PACKS}")
-    if role not in ROLES + OPTIONAL_ROLES:
-        raise ValueError(f"unknown role {role!r}; choose one of {ROLES + OPTIONAL_ROLES}")
-    source = HUB_IDS[role] if pack == "hub" else str(BUNDLED_DIR / ("clip" if role == "clip16" else role))
+    row = role_table.role(role)  # an unknown role fails here, naming the known ones
+    source = row.hub_id if pack == "hub" else str(BUNDLED_DIR / row.bundled)
     return ModelSpec(pack, role, source)
 
 

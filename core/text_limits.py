@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from core import registry
+from core.models.roles import ROLE_TABLE
 
 MAX_TEXT_CHARS = 200  # every model here reads <= 77 tokens (ViLT: 40); 200 characters is already past that
 TEXT_ROLES = ("vqa", "fusion", "clip")  # the models that read the sidebar's text
-HUB_MAX_TOKENS = {  # from the checkpoints' configs (max_position_embeddings), used when no tokenizer says less
-    "clip": 77, "clip16": 77, "vqa": 512, "caption": 512, "fusion": 40,
-}
+# from the checkpoints' configs (max_position_embeddings, in the role table), used when no tokenizer says less
+HUB_MAX_TOKENS = {r.name: r.max_tokens for r in ROLE_TABLE}
 _LINE_BREAK = re.compile(r"\r\n|[\n\r\u2028\u2029]")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&])")
 

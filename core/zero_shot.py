@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image
+
+from core.models import clip
 
 TEMPLATES = ("a {}", "a photo of a {}.", "a picture of a {}.", "an image of the {}.")
 
@@ -37,20 +38,11 @@ def zero_shot_from_embedding(clip_model, processor, image_embed: np.ndarray, cla
         raise ValueError("zero-shot needs at least one class name and one template")
     prompts = [t.format(name) for t in templates for name in class_names]  # template-major
     tokens = processor.tokenizer(prompts, return_tensors="pt", padding=True, truncation=True)
-    text = clip_model.get_text_features(input_ids=tokens.input_ids, attention_mask=tokens.attention_mask)
-    text = getattr(text, "pooler_output", text)  # transformers 5 returns an output object
+    text = clip.text_embeds(clip_model, tokens.input_ids, tokens.attention_mask)  # (templates * classes, D)
     text = (text / text.norm(dim=-1, keepdim=True)).float().numpy()
     text = text.reshape(len(templates), len(class_names), -1)  # (templates, classes, D)
-    scale = float(clip_model.logit_scale.exp())
+    scale = clip.logit_scale(clip_model)
     per_template = _softmax(scale * text @ image_embed)  # (templates, classes)
     ensembled = text.mean(axis=0)
     ensembled /= np.linalg.norm(ensembled, axis=-1, keepdims=True)
     return ZeroShot(list(class_names), list(templates), _softmax(scale * ensembled @ image_embed), per_template)
-
-
-@torch.inference_mode()
-def zero_shot(clip_model, processor, image: Image.Image, class_names: list[str], templates: list[str]) -> ZeroShot:
-    image_embed = clip_model.get_image_features(**processor(images=image, return_tensors="pt"))
-    image_embed = getattr(image_embed, "pooler_output", image_embed)[0]
-    image_embed = (image_embed / image_embed.norm()).float().numpy()  # (D,)
-    return zero_shot_from_embedding(clip_model, processor, image_embed, class_names, templates)

@@ -4,8 +4,10 @@ from tests.models import bundled
 
 def test_three_designs_are_measured_on_the_same_input():
     image = images.load_image(images.sample_png("shapes: two objects"))
-    costs = fusion_designs.compare(bundled("clip"), bundled("vqa"), bundled("fusion"), image,
-                                   "what color is the circle?", repeats=1)
+    text = "what color is the circle?"
+    costs = [fusion_designs.late_fusion(bundled("clip"), image, text, repeats=1),
+             fusion_designs.cross_attention_fusion(bundled("vqa"), image, text, repeats=1),
+             fusion_designs.early_fusion(bundled("fusion"), image, text, repeats=1)]
     late, cross, early = costs
     assert [c.design for c in costs] == ["late fusion", "cross-attention", "early fusion"]
     assert all(c.gflops > 0 and c.latency_ms > 0 for c in costs)

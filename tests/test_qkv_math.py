@@ -9,8 +9,8 @@ from tests.models import bundled
 def test_numpy_recomputation_matches_the_models_cross_attention(layer, head, token):
     vqa = bundled("vqa")
     image = images.load_image(images.sample_png("shapes: two objects"))
-    math = qkv_math.cross_attention_math(vqa.model, vqa.processor, image, "what color is the circle?", layer, head,
-                                         token)
+    encoding = qkv_math.encode(vqa.model, vqa.processor, image, "what color is the circle?")
+    math = qkv_math.math_from_encoding(vqa.model, encoding, layer, head, token)
     assert math.max_abs_difference <= 1e-5
     assert np.isclose(math.weights.sum(), 1.0, atol=1e-6)
     assert math.q.shape == (math.d_k,) and math.K.shape == (65, math.d_k) and math.V.shape == (65, math.d_k)
