@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from components import models
-from core import images, registry, shapes_world, text_limits
+from core import images, registry, text_limits
 
 UPLOAD, CAMERA = "upload an image", "take a photo"
 DEFAULT_IMAGE = {"bundled": "shapes: two objects", "hub": "photo: cat"}
@@ -25,7 +25,6 @@ class Inputs:
     image_name: str
     image_png: bytes | None  # None when the chosen upload is missing or unreadable
     text: str  # stripped; may be empty
-    scene: shapes_world.Scene | None  # ground truth, for shapes samples
 
 
 def _on_image_change() -> None:
@@ -125,7 +124,7 @@ def render_sidebar() -> Inputs:
     fitted = text_limits.prepare(text, pack)  # cleaned, and cut to the tightest model's max tokens
     for note in fitted.notes:
         sidebar.info(f"Note: {note}")
-    inputs = Inputs(pack, source, image_png, fitted.text, images.sample_scene(source))
+    inputs = Inputs(pack, source, image_png, fitted.text)
     st.session_state["_inputs"] = inputs
     return inputs
 

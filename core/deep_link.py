@@ -7,7 +7,7 @@ truncated and edited by hand.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Mapping
 from urllib.parse import urlencode
 
@@ -35,11 +35,6 @@ class View:
         """Only the choices that belong to one page (what a page restores into its own widgets)."""
         return View(page=self.page, layer=self.layer, head=self.head, token=self.token, patch=self.patch,
                     predict=self.predict)
-
-    def merged(self, other: "View") -> "View":
-        """This view with every field that `other` sets replaced."""
-        return replace(self, **{f.name: getattr(other, f.name) for f in fields(other)
-                                if getattr(other, f.name) is not None})
 
 
 def _index(value: str) -> int | None:

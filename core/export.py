@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
 import numpy as np
 
@@ -77,9 +76,3 @@ def embeddings_npz(image_embeds: np.ndarray, image_labels: list[str], text_embed
                         text_labels=np.array(text_labels, dtype=str),
                         **{k: np.array(str(v)) for k, v in notes.items()})
     return buffer.getvalue()
-
-
-def file_stem(*parts: object) -> str:
-    """A file name from the view: 'cross-attention layer 2 head mean' -> 'cross-attention_layer-2_head-mean'."""
-    words = [re.sub(r"[^A-Za-z0-9]+", "-", str(p)).strip("-") for p in parts]
-    return "_".join(w for w in words if w) or "export"

@@ -54,7 +54,6 @@ class ImageInputError(ValueError):
 class LoadedImage:
     image: Image.Image  # RGB, longest side <= MAX_SIDE, aspect <= MAX_ASPECT
     notes: tuple[str, ...]  # one sentence per change made on the way in, for the user
-    original_size: tuple[int, int]  # (width, height) as stored in the file
 
 
 def _too_large(width: int, height: int) -> ImageInputError:
@@ -117,9 +116,9 @@ _ORIENTATIONS = {  # EXIF orientation tag -> what exif_transpose does to show th
 _SWAPS_SIDES = (5, 6, 7, 8)  # a quarter turn: width and height trade places
 
 
-def _decode(data: bytes) -> tuple[Image.Image, list[str], tuple[int, int], tuple[int, int]]:
+def _decode(data: bytes) -> tuple[Image.Image, list[str], tuple[int, int]]:
     """Open, check the size before decoding, pick frame 0, apply EXIF orientation, decode.
-    Returns (image, notes, size as stored, size upright: as stored with the orientation applied)."""
+    Returns (image, notes, size upright: the size as stored with the orientation applied)."""
     notes: list[str] = []
     with Image.open(io.BytesIO(data), formats=PIL_FORMATS) as probe:
         original = upright = probe.size
@@ -146,7 +145,7 @@ def _decode(data: bytes) -> tuple[Image.Image, list[str], tuple[int, int], tuple
                 notes.append(f"The photo was {_ORIENTATIONS[orientation]}, as the camera's orientation tag asks, "
                              "so it shows the way it was taken.")
         image = image.copy()  # detached from the (closing) file
-    return image, notes, original, upright
+    return image, notes, upright
 
 
 def _to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
@@ -201,7 +200,7 @@ def read_upload(data: bytes) -> LoadedImage:
         raise ImageInputError(f"The file is {len(data) / 2 ** 20:.1f} MB; the limit is {MAX_UPLOAD_MB} MB. Please "
                               "upload a smaller image.")
     try:
-        image, notes, original, upright = _decode(data)
+        image, notes, upright = _decode(data)
     except ImageInputError:
         raise
     except Image.DecompressionBombError as error:  # PIL refuses before we can measure: say the same thing
@@ -212,7 +211,7 @@ def read_upload(data: bytes) -> LoadedImage:
             MemoryError) as error:
         raise _unreadable(error, data) from error
     image = _fit_shape(_to_rgb(image, notes), notes, upright)
-    return LoadedImage(image, tuple(notes), original)
+    return LoadedImage(image, tuple(notes))
 
 
 def load_image(data: bytes) -> Image.Image:

@@ -50,9 +50,6 @@ class ModelBudget:
         self.loads = 0  # how many times `load` ran: a test counts cache hits with it
         self.evictions = 0
 
-    def __contains__(self, key: Hashable) -> bool:
-        return key in self._entries
-
     def keys(self) -> list[Hashable]:
         """Loaded keys, least recently used first."""
         return list(self._entries)

@@ -60,11 +60,6 @@ def test_a_shape_that_does_not_match_its_labels_fails_loudly():
         export.embeddings_csv(np.ones((2, 4)), ["a", "b"], np.ones((2, 3)), ["c", "d"])
 
 
-def test_file_stems_are_safe_names():
-    assert export.file_stem("cross-attention", "layer mean", "head 2") == "cross-attention_layer-mean_head-2"
-    assert export.file_stem("“weird” / name?") == "weird-name"
-
-
 def test_figure_png_is_a_png_when_kaleido_can_render():
     from components import export as export_component
 

@@ -106,7 +106,7 @@ def test_large_images_are_shrunk_and_exif_rotation_applied():
 def test_an_exif_turned_photo_is_called_rotated_not_shrunk(orientation, upright, turn):
     """A 300 x 100 photo stored sideways shows as 100 x 300: the same pixels, turned, so no "shrunk" note."""
     loaded = images.read_upload(_exif_jpeg((300, 100), orientation))
-    assert loaded.image.size == upright and loaded.original_size == (300, 100)
+    assert loaded.image.size == upright
     assert len(loaded.notes) == 1 and turn in loaded.notes[0], loaded.notes
     assert not any("hrunk" in n for n in loaded.notes)
 
