@@ -113,3 +113,11 @@ def test_clip_positions_are_a_copy_without_the_cls_row():
     positions = clip.position_embeddings(model)
     weight = model.vision_model.embeddings.position_embedding.weight.detach().numpy()
     assert np.array_equal(positions, weight[1:]) and not np.shares_memory(positions, weight)
+
+
+def test_the_adapters_never_enable_remote_code_or_unpickle():
+    """tests/test_registry.py reads core/*.py only; the adapters live one folder down."""
+    for path in sorted((registry.REPO_ROOT / "core" / "models").glob("*.py")):
+        text = path.read_text()
+        assert "trust_remote_code=True" not in text and "from_pretrained" not in text, path  # one loading path
+        assert "torch.load(" not in text and "pickle.load" not in text, path
