@@ -46,6 +46,8 @@ class LiveRun:
 
 
 def pack_source(pack: str) -> ClipSource:
+    """The pack's CLIP, or the bundled one (announced on the page) when the hub's cannot be had."""
+    pack = models.serving_pack(pack, "clip")
     return ClipSource(pack, f"the {pack} pack's CLIP", partial(models.model, pack, "clip"))
 
 

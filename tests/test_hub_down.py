@@ -114,7 +114,7 @@ def test_a_hub_model_missing_from_a_partial_cache_falls_back_with_one_plain_noti
         caption = next(c.value for c in at.sidebar.caption if "Live pack" in c.value)
         assert caption.startswith("Live pack: **hub**") and "your choice" in caption and "**bundled**" in caption
         at.selectbox(key="image_source").set_value("shapes: two objects").run()
-        for page in ("pages/patching.py", "pages/cross_attention.py", "pages/early_fusion.py"):
+        for page in ("pages/patching.py", "pages/cross_attention.py", "pages/clip_space.py", "pages/early_fusion.py"):
             at.switch_page(page).run()
             assert not at.exception, [e.value for e in at.exception]
             notices = [w.value for w in at.warning if "cannot be used" in w.value]
@@ -129,5 +129,30 @@ def test_a_hub_model_missing_from_a_partial_cache_falls_back_with_one_plain_noti
         notices = [w.value for w in at.warning if "cannot be used" in w.value]
         assert notices == [notices[0]] and registry.HUB_IDS["vqa"] in notices[0], notices
         assert at.subheader[0].value.startswith("Answer:")
+    finally:
+        text_limits._tokenizer.cache_clear()
+
+
+def test_a_damaged_download_is_tried_once_then_replaced_with_a_notice(silent_hub, tmp_path, monkeypatch):
+    """Every file of CLIP is there but unreadable: the load fails, the page reruns once on the bundled CLIP and says
+    why; the failure is remembered, so the next page does not try again (and no page loops on reruns)."""
+    files = {name: "{}" for name in ("config.json", "preprocessor_config.json", "tokenizer_config.json",
+                                     "tokenizer.json", "model.safetensors")}
+    fake_partial_cache(tmp_path / "hub", registry.HUB_IDS["clip"], files)
+    assert registry.hub_cached("clip")
+    tried = []
+    real_load = registry.load
+    monkeypatch.setattr(registry, "load", lambda pack, role: tried.append((pack, role)) or real_load(pack, role))
+    text_limits._tokenizer.cache_clear()
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+        at.radio(key="pack").set_value("hub").run()
+        at.selectbox(key="image_source").set_value("shapes: two objects").run()
+        for page in ("pages/patching.py", "pages/clip_space.py"):
+            at.switch_page(page).run()
+            assert not at.exception, [e.value for e in at.exception]
+            notices = [w.value for w in at.warning if "cannot be used" in w.value]
+            assert len(notices) == 1 and "model cache failed" in notices[0], (page, notices)
+        assert tried.count(("hub", "clip")) == 1, tried
     finally:
         text_limits._tokenizer.cache_clear()
