@@ -64,5 +64,10 @@ deep_link.share_slot()
 models.begin_page_view()  # each model replaced by the bundled one is announced once per view
 try:
     page.run()
-except models.HubLoadFailed:  # remembered by components.models: this rerun serves the bundled model, and says so
-    st.rerun()
+    st.session_state.pop("_hub_failed_rerun", None)
+except models.HubLoadFailed as failed:  # remembered by components.models: the rerun serves the bundled model
+    if st.session_state.get("_hub_failed_rerun") == failed.args:  # a path that does not ask serving_pack
+        st.error(f"The real {failed.args[0]} model could not be loaded; choose the bundled pack in the sidebar.")
+    else:
+        st.session_state["_hub_failed_rerun"] = failed.args
+        st.rerun()
