@@ -7,6 +7,7 @@ from components.layer_head import layer_head_selectors
 from components.patch_overlay import patch_overlay
 from core.attention import select
 from core.captioning import CaptionResult
+from core.models import blip
 
 
 def caption_view(result: CaptionResult) -> None:
@@ -20,6 +21,6 @@ def caption_view(result: CaptionResult) -> None:
                             format_func=lambda s: f"{s + 1}: {result.words[s]}",
                             help="Each step writes one word; the heatmap shows where the decoder looked to choose it.")
     rows, cols = result.grid
-    row = select(result.cross_attentions, layer, head)[step, 1:]  # (N,) patches only
+    row = blip.IMAGE_TOKENS.patches(select(result.cross_attentions, layer, head)[step])  # (N,) patches only
     st.plotly_chart(patch_overlay(result.model_image, result.patch_size, result.grid, row.reshape(rows, cols),
                                   title=f"Looking at the image to write “{result.words[step]}”"), key="caption_heatmap")

@@ -6,12 +6,24 @@ the weights are missing; `select` picks the (queries, keys) matrix a page shows.
 """
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Sequence
 
 import numpy as np
 import torch
 
-HEAD_MEAN, HEAD_MAX, LAYER_MEAN = "mean", "max", "mean"
+
+
+class Reduce(StrEnum):
+    """How a view folds a stack of heads (or layers, or rollout's heads) into one map. A str: its value is the word
+    in a shared link, an export's notes and a widget's state."""
+
+    MEAN = "mean"
+    MAX = "max"
+    MIN = "min"  # rollout's head fusion only
+
+
+HEAD_MEAN, HEAD_MAX, LAYER_MEAN = Reduce.MEAN, Reduce.MAX, Reduce.MEAN
 
 
 class AttentionsMissing(RuntimeError):

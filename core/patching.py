@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.attention import select
 from core.models import clip
 from core.rollout import mean_attention_distance, rollout
 
@@ -91,6 +92,16 @@ class PatchView:
     def cls_attention(self) -> np.ndarray:
         """(layers, heads, n_patches): how much CLS attends to each patch."""
         return clip.IMAGE_TOKENS.patches(self.attentions[:, :, clip.IMAGE_TOKENS.cls_index])
+
+    def cls_to_patches(self, layer, head) -> np.ndarray:
+        """(rows, cols): where CLS looks in one layer (or LAYER_MEAN) and head (or HEAD_MEAN / HEAD_MAX)."""
+        row = select(self.attentions, layer, head)[clip.IMAGE_TOKENS.cls_index]  # (1 + N,)
+        return clip.IMAGE_TOKENS.patches(row).reshape(self.grid)
+
+    def patch_to_patches(self, patch: int, layer, head) -> np.ndarray:
+        """(rows, cols): where patch `patch` (reading order) looks, CLS left out."""
+        row = select(self.attentions, layer, head)[clip.IMAGE_TOKENS.patch_token(patch)]  # (1 + N,)
+        return clip.IMAGE_TOKENS.patches(row).reshape(self.grid)
 
 
 def patch_at(x: float, y: float, width: float, height: float, grid: tuple[int, int]) -> int:

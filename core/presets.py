@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core import images
+from core.attention import HEAD_MEAN
 from core.deep_link import View
 
 
@@ -25,11 +26,11 @@ def _p(page: str, title: str, image: str, notice: str, text: str | None = None, 
 PRESETS: dict[str, list[Preset]] = {
     "patches": [
         _p("patches", "One object: does CLS find it?", "shapes: one object",
-           "Guess where CLS looks, then compare the last layer with the rollout.", predict=True, head="mean"),
+           "Guess where CLS looks, then compare the last layer with the rollout.", predict=True, head=HEAD_MEAN),
         _p("patches", "Three objects: rollout", "shapes: three objects",
            "Raise the discard ratio: which objects survive in the rollout?"),
         _p("patches", "The cat, 7 x 7 patches", "photo: cat",
-           "Count the patches: 224 px / 32 px = 7 per side. On the hub pack, try the 16 px grid.", head="mean"),
+           "Count the patches: 224 px / 32 px = 7 per side. On the hub pack, try the 16 px grid.", head=HEAD_MEAN),
     ],
     "cross-attention": [
         _p("cross-attention", "What colour is the circle?", "shapes: two objects",

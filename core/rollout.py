@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-HEAD_FUSIONS = ("mean", "max", "min")
+from core.attention import Reduce
+
+HEAD_FUSIONS = (Reduce.MEAN, Reduce.MAX, Reduce.MIN)
 
 
 def fuse_heads(attention: np.ndarray, how: str) -> np.ndarray:
@@ -21,7 +23,7 @@ def fuse_heads(attention: np.ndarray, how: str) -> np.ndarray:
     return getattr(attention, how)(axis=0)
 
 
-def rollout(attentions: np.ndarray, head_fusion: str = "mean", discard_ratio: float = 0.0) -> np.ndarray:
+def rollout(attentions: np.ndarray, head_fusion: str = Reduce.MEAN, discard_ratio: float = 0.0) -> np.ndarray:
     """(layers, heads, S, S) -> (S, S): how much each input token flows into each output token.
 
     discard_ratio: per layer, zero this fraction of the smallest fused weights (never those to or from token 0, the

@@ -98,7 +98,7 @@ deep_link.publish(layer=layer, head=head, token=token, patch=patch,
                   predict=True if st.session_state.get(PAGE.key("predict")) else None)
 
 with st.expander("The math, with this model's real numbers"):
-    math_layer = n_layers - 1 if layer == "mean" else int(layer)
+    math_layer = n_layers - 1 if layer == LAYER_MEAN else int(layer)
     math_head = head if isinstance(head, int) else 0
     if (math_layer, math_head) != (layer, head):
         st.caption(f"The formula runs one head of one layer: showing layer {math_layer}, head {math_head}.")

@@ -32,7 +32,7 @@ deep_link.apply_view(PAGE.name, [LAYER_MEAN, *range(n_layers)], [HEAD_MEAN, HEAD
 if predict_toggle(PAGE.keys):
     patch_question(PAGE.key("q"), "Where will the CLS token look in the last layer (mean over heads)? Click the "
                    "patch you expect to get the most attention.", view.model_image, view.grid,
-                   select(view.attentions, n_layers - 1, HEAD_MEAN)[0, 1:], (inputs.pack, inputs.image_name, finer))
+                   view.cls_to_patches(n_layers - 1, HEAD_MEAN).ravel(), (inputs.pack, inputs.image_name, finer))
 
 st.header("1. What the model receives")
 st.metric("Patches N = (H/P) x (W/P)", f"{view.n_patches} = {rows} x {cols}",
@@ -79,16 +79,16 @@ st.plotly_chart(attention_matrix(view.position_similarity(), [f"r{i // rows}" fo
 
 st.header("4. Attention between patches")
 layer, head = layer_head_selectors(n_layers, n_heads, key=PAGE.keys, allow_layer_mean=True)
-attention = select(view.attentions, layer, head)  # (1 + N, 1 + N)
-cls_row = attention[0, 1:]
+attention = select(view.attentions, layer, head)  # (1 + N, 1 + N): the export's full matrix
+cls_map = view.cls_to_patches(layer, head)  # (rows, cols)
 left, right = st.columns(2)
-left.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid, cls_row.reshape(rows, cols),
+left.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid, cls_map,
                                 title="CLS -> patch attention"), key="cls_attention",
                   config=chart_config(f"patching_cls_layer-{layer}_head-{head}"))
-right.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid,
-                                 attention[1 + patch, 1:].reshape(rows, cols),
+patch_map = view.patch_to_patches(patch, layer, head)  # (rows, cols)
+right.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid, patch_map,
                                  title=f"Where p({r},{c}) looks (click another patch above)"), key="patch_attention")
-st.caption(f"CLS attention over patches sums to {cls_row.sum():.3f}; the rest ({1 - cls_row.sum():.3f}) goes to "
+st.caption(f"CLS attention over patches sums to {cls_map.sum():.3f}; the rest ({1 - cls_map.sum():.3f}) goes to "
            "CLS itself. Download this layer and head's full attention matrix (CLS and every patch, with labels):")
 token_labels = ["CLS"] + patch_labels(view.grid)
 export_matrix(attention, token_labels, token_labels, f"patching_layer-{layer}_head-{head}", key="patching_export",

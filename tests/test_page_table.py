@@ -61,3 +61,17 @@ def test_a_clip_space_link_with_predict_opens_in_predict_mode():
     assert at.toggle(key=page_table.page("clip-space").key("predict")).value is True
     assert at.radio(key=page_table.page("clip-space").key("q") + "_guess")  # the question waits for a guess
     assert at.query_params.get("predict") == ["1"] or at.query_params.get("predict") == "1"  # published back
+
+
+def test_pages_do_no_token_bookkeeping_and_say_mean_through_the_enum():
+    """The issue's rule for page scripts: no CLS offsets written by hand, no bare "mean" outside core.attention."""
+    import re
+
+    from core.attention import HEAD_MAX, LAYER_MEAN
+    from core.deep_link import View, to_query
+
+    for spec in page_table.PAGE_TABLE:
+        source = (ROOT / spec.script).read_text()
+        assert not re.search(r"\[0, 1:\]|\b1 \+ (patch|p)\b|, 1:\]", source), spec.script
+        assert '"mean"' not in source and "'mean'" not in source, spec.script
+    assert to_query(View(layer=LAYER_MEAN, head=HEAD_MAX)) == {"layer": "mean", "head": "max"}

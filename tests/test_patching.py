@@ -79,3 +79,21 @@ def test_what_the_page_redraws_is_computed_once_per_view_and_read_only():
     for shared in (rolled, distance, view.pca_rgb()):
         with pytest.raises(ValueError):  # one session cannot change what another session's page shows
             shared[0] = 0
+
+
+def test_the_views_maps_leave_cls_out_by_the_towers_own_bookkeeping():
+    """cls_to_patches / patch_to_patches are the rows of the shown attention with the CLS key dropped; a page
+    never writes `[0, 1:]` or `1 + patch` itself."""
+    from core import shapes_world
+    from core.attention import HEAD_MAX, HEAD_MEAN, LAYER_MEAN, select
+    from core.patching import patch_view
+    from tests.models import bundled
+
+    loaded = bundled("clip")
+    view = patch_view(loaded.model, loaded.processor, shapes_world.make_scene(990_000_002, n_objects=2).image)
+    for layer, head in ((0, 1), (LAYER_MEAN, HEAD_MEAN), (2, HEAD_MAX)):
+        full = select(view.attentions, layer, head)  # (1 + N, 1 + N)
+        assert np.array_equal(view.cls_to_patches(layer, head).ravel(), full[0, 1:])
+        assert np.array_equal(view.patch_to_patches(5, layer, head).ravel(), full[1 + 5, 1:])
+        assert view.cls_to_patches(layer, head).shape == view.grid
+    assert np.array_equal(view.cls_to_patches(1, 2).ravel(), view.cls_attention[1, 2])
