@@ -7,7 +7,7 @@ from PIL import Image, ImageDraw
 
 from components import deep_link, inputs, models
 from components.presets import classroom_links
-from core.page_table import PAGE_TABLE, home_table
+from core.classroom.page_table import PAGE_TABLE, home_table
 
 HOME_TEXT = f"""
 How does a transformer that reads words come to *see*? {len(PAGE_TABLE)} pages, one idea each, each run live on a

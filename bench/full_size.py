@@ -1,7 +1,7 @@
 """The hub pack's architectures at full size with random weights, built from their default configs: the same
 classes, shapes and cost as the real checkpoints, nothing downloaded.
 
-`install()` points core.registry's loader at these builders for the `hub` pack, so the app, its AppTests and the
+`install()` points core.models.registry's loader at these builders for the `hub` pack, so the app, its AppTests and the
 benchmark run the hub code path (384 px BLIP with 577 image tokens, ViLT's 32 px grid, CLIP B/32 and B/16) on a
 machine that cannot reach the hub. Benchmark-only: the answers are noise; only shapes, cost and memory are real.
 """
@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import torch
 from transformers import AutoProcessor
 
-from core import registry
+from core.models import registry
 from core.models import adapter, role
 from core.models import roles as role_table
 

@@ -9,7 +9,7 @@
 
 Peak RSS (VmHWM) is per process and never goes down, so every order runs in a fresh process: the app under
 Streamlit's AppTest, the hub pack = `bench.full_size` (the real configs, random weights, fp32), the model memory
-budget of components.models ($MMA_MODEL_BUDGET_MB, default core.model_budget.DEFAULT_BUDGET_MB). Each page visit opens
+budget of components.models ($MMA_MODEL_BUDGET_MB, default core.models.model_budget.DEFAULT_BUDGET_MB). Each page visit opens
 its optional panels one after another, as a curious student would:
 - P patching: CLIP B/32, then the "finer grid" toggle (CLIP B/16);
 - X cross-attention: BLIP VQA's answer and the math panel (its expander always runs), the masking test (7 more
@@ -103,7 +103,7 @@ def steps(page: str):
 def child(order: list[str], source: str) -> dict:
     """One order in this (fresh) process: per-step RSS now, the step's own peak, the models loaded after it."""
     os.environ["MMA_PACK"] = "hub"
-    from core import registry
+    from core.models import registry
     if source == "full_size":
         from bench import full_size
         full_size.install()

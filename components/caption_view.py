@@ -6,7 +6,7 @@ import streamlit as st
 from components.layer_head import layer_head_selectors
 from components.patch_overlay import patch_overlay
 from core.attention import select
-from core.captioning import CaptionResult
+from core.concepts.captioning import CaptionResult
 from core.models import blip
 
 

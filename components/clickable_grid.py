@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from components.value_cache import value_cached
-from core.patching import patch_at
+from core.concepts.patching import patch_at
 
 SHOWN_PX = 320
 

@@ -19,7 +19,9 @@ import numpy as np
 import streamlit as st
 
 from components import models
-from core import clip_space, evaluate, images, projections, zero_shot
+from core.concepts import clip_space, projections, zero_shot
+from core.inputs import images
+from core.shapes import evaluate
 
 LIVE_STATE = "live_clip"  # session_state key of this session's trained mini-CLIP (a LiveRun)
 
@@ -40,7 +42,7 @@ class LiveRun:
     processor: object
     steps: int
     seconds: float
-    zero_shot_accuracy: float  # on core.evaluate's held-out scenes
+    zero_shot_accuracy: float  # on core.shapes.evaluate's held-out scenes
     losses: list[float]  # the loss curve as reported during training
     loss_steps: list[int]
 

@@ -12,9 +12,9 @@ from dataclasses import replace
 import streamlit as st
 
 from components import inputs
-from core import images
-from core.deep_link import UPLOADED, View, base_url, from_query, link, to_query
-from core.page_table import NAMES, page
+from core.inputs import images
+from core.classroom.deep_link import UPLOADED, View, base_url, from_query, link, to_query
+from core.classroom.page_table import NAMES, page
 
 _DONE, _PENDING, _PAGE, _SLOT, _UPLOAD_NOTE = ("_link_followed", "_link_pending", "_link_page", "_link_slot",
                                                "_link_upload_note")
@@ -64,7 +64,7 @@ def follow(pages: list, current) -> None:
 def apply_view(page_name: str, layers: list = (), heads: list = (), n_tokens: int | None = None,
                n_patches: int | None = None) -> View | None:
     """Once, on the page a link (or preset) names: put its layer, head, token, patch and predict mode into this
-    page's widget keys (core.page_table: key("layer") and so on). Values the page cannot show are dropped.
+    page's widget keys (core.classroom.page_table: key("layer") and so on). Values the page cannot show are dropped.
     Returns the view that was applied, or None."""
     pending: View | None = st.session_state.get(_PENDING)
     if pending is None or pending.page != page_name:

@@ -16,7 +16,7 @@ from typing import Callable
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import export
+from core.classroom import export
 
 CSV, NPZ, PNG = "text/csv", "application/octet-stream", "image/png"
 

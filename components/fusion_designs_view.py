@@ -5,7 +5,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.fusion_designs import DesignCost, joint_sequence
+from core.concepts.fusion_designs import DesignCost, joint_sequence
 
 DIAGRAM = """
 | design | how the streams meet | example |

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 import streamlit as st
 
 from components import models
-from core import images, registry, text_limits
+from core.inputs import images, text_limits
+from core.models import registry
 
 UPLOAD, CAMERA = "upload an image", "take a photo"
 DEFAULT_IMAGE = {"bundled": "shapes: two objects", "hub": "photo: cat"}
 SIDEBAR_IMAGE_PX = 160
-MAX_TEXT_CHARS = text_limits.MAX_TEXT_CHARS  # longer text is cut with a note (core/text_limits.py)
+MAX_TEXT_CHARS = text_limits.MAX_TEXT_CHARS  # longer text is cut with a note (core/inputs/text_limits.py)
 TEXT_BOX_PX = 68  # two lines, Streamlit's smallest text area: a question rarely needs more
 
 

@@ -1,14 +1,14 @@
 """The lesson's words on a page: the idea in plain language, its formulas, and a fold with the terms and further
-reading. The text itself lives in core/lesson.py."""
+reading. The text itself lives in core/classroom/lesson.py."""
 from __future__ import annotations
 
 import streamlit as st
 
-from core.lesson import lesson
+from core.classroom.lesson import lesson
 
 
 def formulas_at(page: str, where: str) -> None:
-    """The page's formulas that belong to one section (`where` in core.lesson.Formula), with their meaning."""
+    """The page's formulas that belong to one section (`where` in core.classroom.lesson.Formula), with their meaning."""
     for formula in lesson(page).formulas:
         if formula.where == where:
             st.latex(formula.latex)

@@ -1,5 +1,5 @@
 """The "train a mini-CLIP yourself" panel: a button, a progress bar, the loss curve and the probe set's projection
-updating while core/live_clip.py trains, then the held-out zero-shot score. The trained model is kept in this
+updating while core/shapes/live_clip.py trains, then the held-out zero-shot score. The trained model is kept in this
 session only (components/clip_source.py) and can then drive the rest of the page."""
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import streamlit as st
 
 from components.clip_source import LIVE_STATE, LiveRun
 from components.projection_plot import projection_plot
-from core import evaluate, live_clip, projections
+from core.concepts import projections
+from core.shapes import evaluate, live_clip
 
 CONFIG = live_clip.LiveConfig()  # tests shrink it; the page reads it at call time
 HELD_OUT_SCENES = 500

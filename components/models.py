@@ -17,10 +17,14 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import (captioning, cross_attention, early_fusion, evaluate, faithfulness, fusion_designs,
-                  grounding, images, patching, qkv_math, registry)
+from core.analysis import faithfulness, grounding
+from core.attention import qkv_math
+from core.concepts import captioning, cross_attention, early_fusion, fusion_designs, patching
+from core.inputs import images
+from core.models import registry
+from core.shapes import evaluate
 from core.attention import select
-from core.model_budget import DEFAULT_BUDGET_MB, ModelBudget
+from core.models.model_budget import DEFAULT_BUDGET_MB, ModelBudget
 
 BUDGET_ENV = "MMA_MODEL_BUDGET_MB"  # megabytes of model weights kept in memory; least recently used out first
 

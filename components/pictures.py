@@ -5,7 +5,7 @@ import numpy as np
 from PIL import Image
 
 from components.value_cache import value_cached
-from core.images import fit_width, to_png
+from core.inputs.images import fit_width, to_png
 
 
 @value_cached(maxsize=256)  # the first 12 patches + the chosen one + PCA colours, for a few images

@@ -10,9 +10,9 @@ from typing import Callable
 import streamlit as st
 
 from components import deep_link, inputs
-from core.deep_link import base_url, link
-from core.page_table import PAGE_TABLE
-from core.presets import ClipGallery, Preset, clip_galleries, presets_for
+from core.classroom.deep_link import base_url, link
+from core.classroom.page_table import PAGE_TABLE
+from core.classroom.presets import ClipGallery, Preset, clip_galleries, presets_for
 
 _NOTICE = "_preset_notice"
 
@@ -51,7 +51,7 @@ def classroom_links() -> None:
 
 
 def clip_gallery_buttons(on_pick: Callable[[ClipGallery], None], key: str = "clip_gallery") -> None:
-    """For the CLIP page: one button per gallery preset (core.presets.clip_galleries). A click calls
+    """For the CLIP page: one button per gallery preset (core.classroom.presets.clip_galleries). A click calls
     on_pick(gallery) before the rerun, so it may set the page's own widget keys (images, captions); the gallery's
     `why` shows as the button's tooltip and is worth showing next to the figure."""
     with st.container(horizontal=True, key=f"{key}_row", vertical_alignment="center"):

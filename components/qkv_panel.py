@@ -5,7 +5,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.qkv_math import CrossAttentionMath
+from core.attention.qkv_math import CrossAttentionMath
 
 
 def _vector(values: np.ndarray, title: str, x_title: str) -> go.Figure:

@@ -10,10 +10,10 @@ import streamlit as st
 from components import clip_source
 from components.export import chart_config
 from components.projection_plot import projection_plot, selected_item, thumbnail_uri
-from core import projections
-from core.clip_space import ClipSpace, nearest
-from core.contrastive import centre_each_modality, modality_gap
-from core.gallery import GalleryItem
+from core.concepts import projections
+from core.concepts.clip_space import ClipSpace, nearest
+from core.concepts.contrastive import centre_each_modality, modality_gap
+from core.concepts.gallery import GalleryItem
 
 POINT_KEY, LAST_PICK_KEY, PLOT_KEY = "clip_point", "_clip_last_pick", "projection"
 

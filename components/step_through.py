@@ -7,7 +7,7 @@ import streamlit as st
 
 from components.patch_overlay import patch_overlay
 from components.pictures import picture_png
-from core.cross_attention import CrossAttentionResult
+from core.concepts.cross_attention import CrossAttentionResult
 
 
 def step_through(result: CrossAttentionResult, matrix: np.ndarray, key: str) -> None:

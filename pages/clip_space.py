@@ -12,11 +12,11 @@ from components.patch_overlay import patch_overlay
 from components.predict_reveal import option_question, predict_toggle
 from components.space_explorer import space_explorer
 from components.token_bars import token_bars
-from core import text_limits
-from core.clip_space import patch_text_similarity_in
-from core.contrastive import info_nce
-from core.zero_shot import TEMPLATES
-from core.page_table import page
+from core.inputs import text_limits
+from core.concepts.clip_space import patch_text_similarity_in
+from core.concepts.contrastive import info_nce
+from core.concepts.zero_shot import TEMPLATES
+from core.classroom.page_table import page
 
 PAGE = page("clip-space")
 st.title("CLIP space: one coordinate system for images and captions")

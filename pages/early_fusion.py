@@ -16,10 +16,10 @@ from components.presets import preset_buttons
 from components.tables import arrow_table
 from components.token_bars import token_bars
 from core.attention import HEAD_MAX, HEAD_MEAN, select
-from core.cross_attention import naming_token
-from core.early_fusion import block_label_positions
-from core.prediction import SHARE_BINS
-from core.page_table import page
+from core.concepts.cross_attention import naming_token
+from core.concepts.early_fusion import block_label_positions
+from core.classroom.prediction import SHARE_BINS
+from core.classroom.page_table import page
 
 PAGE = page("early-fusion")
 st.title("Early fusion: one stream for words and patches")

@@ -13,9 +13,9 @@ from components.predict_reveal import patch_question, predict_toggle
 from components.presets import preset_buttons
 from components.token_bars import token_bars
 from core.attention import HEAD_MAX, HEAD_MEAN, LAYER_MEAN, select
-from core.export import patch_labels
-from core.rollout import HEAD_FUSIONS
-from core.page_table import page
+from core.classroom.export import patch_labels
+from core.attention.rollout import HEAD_FUSIONS
+from core.classroom.page_table import page
 
 PAGE = page("patches")
 st.title("Patching: from pixels to a sequence of patch vectors")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Outcome:
     case: str
-    level: str  # "core" (core/images.py, core/text_limits.py) or "app" (AppTest through the real sidebar)
+    level: str  # "core" (core/inputs/images.py, core/inputs/text_limits.py) or "app" (AppTest through the real sidebar)
     outcome: str  # "error message", "note", "ok"
     says: str  # the first words of what the user was told
 

@@ -1,4 +1,4 @@
-"""A local stand-in of the five Hugging Face hub repos in `core.registry.HUB_IDS`, for tests that run offline.
+"""A local stand-in of the five Hugging Face hub repos in `core.models.registry.HUB_IDS`, for tests that run offline.
 
 It writes the on-disk layout huggingface_hub (2.4) itself writes, so `from_pretrained(hub_id, local_files_only=True)`,
 `AutoProcessor.from_pretrained(hub_id)` under HF_HUB_OFFLINE=1 and `huggingface_hub.try_to_load_from_cache` find the
@@ -78,7 +78,7 @@ from typing import Iterable, Mapping
 
 import pytest
 
-from core import registry
+from core.models import registry
 
 STANDIN_DIR_ENV = "MMA_STANDIN_DIR"
 ALL_ROLES = tuple(registry.HUB_IDS)  # clip, vqa, caption, fusion, clip16

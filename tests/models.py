@@ -1,7 +1,7 @@
 """Loaded bundled models, shared by the tests of one process (loading is the slow part)."""
 from functools import lru_cache
 
-from core import registry
+from core.models import registry
 
 
 @lru_cache(maxsize=None)

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core import images, text_limits
+from core.inputs import images, text_limits
 from tests import corpus_report
 from tests.conftest import ROOT
 

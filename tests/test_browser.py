@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from core.page_table import PAGE_TABLE
+from core.classroom.page_table import PAGE_TABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"

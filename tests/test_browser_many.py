@@ -6,7 +6,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from core import images
+from core.inputs import images
 from tests.test_browser import ARTIFACTS, _assert_no_exception, browser, server  # noqa: F401
 
 SESSIONS = 8

@@ -1,6 +1,8 @@
 import numpy as np
 
-from core import captioning, images, shapes_world
+from core.concepts import captioning
+from core.inputs import images
+from core.shapes import shapes_world
 from tests.models import bundled
 
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from core import clip_space, shapes_world
+from core.concepts import clip_space
+from core.shapes import shapes_world
 from tests.models import bundled
 
 

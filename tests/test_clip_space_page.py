@@ -12,8 +12,10 @@ from PIL import Image
 
 from components import clip_source, live_training
 from components import export as export_component
-from core import clip_space, evaluate, gallery, live_clip, presets
-from core import export as core_export
+from core.classroom import presets
+from core.concepts import clip_space, gallery
+from core.shapes import evaluate, live_clip
+from core.classroom import export as core_export
 from tests.models import bundled
 from tests.test_pages import decode, figures, heatmap_z, open_page
 
@@ -137,7 +139,7 @@ def test_the_pages_infonce_equals_clips_own_loss_at_its_temperature(clip_page):
 
 
 def clip_space_image(name: str):
-    from core import images
+    from core.inputs import images
     return images.load_image(gallery.catalogue()[name].png if name in gallery.catalogue() else images.sample_png(name))
 
 

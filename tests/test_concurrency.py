@@ -20,7 +20,9 @@ from streamlit.runtime.dataframe_source_manager import DataframeSourceManager
 from streamlit.testing.v1 import AppTest, app_test
 
 from components import models
-from core import early_fusion, cross_attention, images, registry
+from core.concepts import cross_attention, early_fusion
+from core.inputs import images
+from core.models import registry
 from tests.conftest import ROOT
 from tests.models import bundled
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from core import clip_space, contrastive, shapes_world
+from core.concepts import clip_space, contrastive
+from core.shapes import shapes_world
 from tests.models import bundled
 
 

@@ -1,6 +1,8 @@
 import numpy as np
 
-from core import cross_attention, images, shapes_world
+from core.concepts import cross_attention
+from core.inputs import images
+from core.shapes import shapes_world
 from tests.models import bundled
 
 

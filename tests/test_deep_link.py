@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.deep_link import UPLOADED, View, base_url, from_query, link, to_query
+from core.classroom.deep_link import UPLOADED, View, base_url, from_query, link, to_query
 from tests.conftest import ROOT
 
 FULL = View(page="cross-attention", image="shapes: three objects", text="what color is the circle?", pack="bundled",
@@ -35,7 +35,8 @@ def test_a_bad_or_odd_link_is_read_leniently(params, expected):
 
 
 def test_a_links_text_limit_is_the_sidebars():
-    from core import deep_link, text_limits
+    from core.classroom import deep_link
+    from core.inputs import text_limits
 
     assert deep_link.MAX_TEXT == text_limits.MAX_TEXT_CHARS
 

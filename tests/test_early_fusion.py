@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import early_fusion, images
+from core.concepts import early_fusion
+from core.inputs import images
 from tests.models import bundled
 
 

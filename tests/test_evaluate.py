@@ -1,8 +1,8 @@
 """The committed bundled pack meets the walking skeleton's bar on held-out scenes (a smaller sample than
-`python -m core.evaluate`, which prints the numbers to quote)."""
+`python -m core.shapes.evaluate`, which prints the numbers to quote)."""
 import pytest
 
-from core import evaluate
+from core.shapes import evaluate
 from tests.models import bundled
 
 SEEDS = range(evaluate.TEST_SEED, evaluate.TEST_SEED + 200)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import export
+from core.classroom import export
 from tests.conftest import ROOT
 
 TOKENS = ["[CLS]", "what", "the", "the", "?"]  # a repeated word stays two rows

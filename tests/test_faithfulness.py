@@ -1,6 +1,8 @@
 import numpy as np
 
-from core import cross_attention, faithfulness, images
+from core.analysis import faithfulness
+from core.concepts import cross_attention
+from core.inputs import images
 from tests.models import bundled
 
 
@@ -34,7 +36,7 @@ def test_masking_the_attended_patches_is_compared_with_random_patches():
 
 
 def test_hiding_the_attended_patches_hurts_more_than_hiding_random_ones():
-    from core import evaluate
+    from core.shapes import evaluate
 
     vqa = bundled("vqa")
     top, random, n = faithfulness.masking_summary(vqa.model, vqa.processor,

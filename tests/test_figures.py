@@ -77,7 +77,7 @@ def test_the_dict_streamlit_asks_for_on_every_rerun_is_made_once_and_its_top_lev
 
 
 def test_overlays_carry_photos_as_jpeg_and_drawn_scenes_as_png():
-    from core import images
+    from core.inputs import images
     for name, kind in [("photo: cat", "jpeg"), ("shapes: two objects", "png")]:
         pixels = np.asarray(images.load_image(images.sample_png(name)).resize((224, 224)))
         source = patch_overlay(pixels, 32, (7, 7)).to_dict()["data"][0]["source"]
@@ -90,7 +90,7 @@ def test_overlays_carry_photos_as_jpeg_and_drawn_scenes_as_png():
 
 def test_pictures_are_sent_at_the_size_shown():
     from components.pictures import enlarged_png, picture_png
-    from core import images
+    from core.inputs import images
     patch = IMAGE[:16, :16]
     big = Image.open(io.BytesIO(enlarged_png(patch, 48)))
     assert big.size == (48, 48) and big.format == "PNG"

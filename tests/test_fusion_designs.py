@@ -1,4 +1,5 @@
-from core import fusion_designs, images
+from core.concepts import fusion_designs
+from core.inputs import images
 from tests.models import bundled
 
 

@@ -1,4 +1,5 @@
-from core import gallery, images
+from core.concepts import gallery
+from core.inputs import images
 
 
 def test_the_catalogue_offers_at_least_eight_images_each_with_a_caption():

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from core import evaluate, grounding
+from core.analysis import grounding
+from core.shapes import evaluate
 from tests.models import bundled
 
 

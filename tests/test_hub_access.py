@@ -6,7 +6,7 @@ import time
 
 from huggingface_hub import constants as hf_constants
 
-from core import hub_access, registry
+from core.models import hub_access, registry
 from tests.test_hub_down import fake_partial_cache
 
 

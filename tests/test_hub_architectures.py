@@ -14,7 +14,8 @@ from transformers import (
     ViltProcessor,
 )
 
-from core import cross_attention, early_fusion, tiny_models
+from core.concepts import cross_attention, early_fusion
+from core.shapes import tiny_models
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ from huggingface_hub import constants as hf_constants
 from streamlit.testing.v1 import AppTest
 
 from components import models
-from core import hub_access, registry, text_limits
+from core.inputs import text_limits
+from core.models import hub_access, registry
 from tests.conftest import ROOT
 
 

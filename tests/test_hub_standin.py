@@ -20,7 +20,7 @@ from huggingface_hub import scan_cache_dir, try_to_load_from_cache
 from PIL import Image
 from transformers import AutoProcessor, CLIPTokenizer, CLIPTokenizerFast
 
-from core import registry
+from core.models import registry
 from tests import hub_standin as hs
 from tests.hub_standin import hub_standin, hub_standin_cache  # noqa: F401  (fixtures)
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import images
+from core.inputs import images
 
 
 def _encode(image: Image.Image, fmt: str = "PNG", **kw) -> bytes:

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core import text_limits
+from core.inputs import text_limits
 from tests.conftest import ROOT
 
 PASTED = "what color\nis the\ncircle?"

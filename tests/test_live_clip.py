@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from core import evaluate, live_clip
+from core.shapes import evaluate, live_clip
 
 
 def test_live_training_lowers_the_loss_and_classifies_held_out_scenes_within_its_steps():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.model_budget import ModelBudget, weight_bytes
+from core.models.model_budget import ModelBudget, weight_bytes
 
 MB = 2**20
 SIZES = {"clip": 600 * MB, "vqa": 1400 * MB, "caption": 900 * MB, "fusion": 470 * MB}
@@ -123,7 +123,9 @@ def test_no_cached_result_is_a_view_of_a_models_weights():
     alive after the budget evicted the model, and with from_pretrained's memory-mapped safetensors the storage is
     the whole checkpoint file: the patching page's PatchView once held a view of CLIP's position embeddings, and
     the evicted B/32 and B/16 checkpoints stayed mapped (+670 MB RSS: 2.67 GB with BLIP VQA, budget 1.6 GB)."""
-    from core import captioning, cross_attention, early_fusion, images, patching, qkv_math
+    from core.attention import qkv_math
+    from core.concepts import captioning, cross_attention, early_fusion, patching
+    from core.inputs import images
     from tests.models import bundled
 
     image = images.load_image(images.sample_png(next(iter(images.samples()))))
@@ -151,7 +153,9 @@ def test_an_evicted_checkpoint_is_unmapped_once_its_results_are_cached(tmp_path)
     import shutil
     from pathlib import Path
 
-    from core import images, patching, registry
+    from core.concepts import patching
+    from core.inputs import images
+    from core.models import registry
 
     maps = Path("/proc/self/maps")
     if not maps.exists():

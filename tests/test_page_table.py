@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import lesson, page_table, presets
+from core.classroom import lesson, page_table, presets
 from tests.conftest import ROOT
 
 
@@ -68,7 +68,7 @@ def test_pages_do_no_token_bookkeeping_and_say_mean_through_the_enum():
     import re
 
     from core.attention import HEAD_MAX, LAYER_MEAN
-    from core.deep_link import View, to_query
+    from core.classroom.deep_link import View, to_query
 
     for spec in page_table.PAGE_TABLE:
         source = (ROOT / spec.script).read_text()

@@ -11,8 +11,10 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core import cross_attention, early_fusion, images, shapes_world
-from core.page_table import PAGE_TABLE
+from core.concepts import cross_attention, early_fusion
+from core.inputs import images
+from core.shapes import shapes_world
+from core.classroom.page_table import PAGE_TABLE
 from tests.conftest import ROOT
 from tests.models import bundled
 
@@ -94,7 +96,8 @@ def cls_figure(at: AppTest) -> dict:
 
 
 def test_patching_rollout_options_and_a_chosen_patch_change_the_overlays():
-    from core import patching, rollout
+    from core.attention import rollout
+    from core.concepts import patching
 
     at = open_page("pages/patching.py")
     rolled = heatmap_z(figure_titled(at, "Attention rollout"))

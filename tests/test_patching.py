@@ -3,7 +3,9 @@ import pytest
 from PIL import Image
 from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
 
-from core import images, patching, tiny_models
+from core.concepts import patching
+from core.inputs import images
+from core.shapes import tiny_models
 from tests.models import bundled
 
 
@@ -66,7 +68,7 @@ def test_full_size_clip_b16_architecture_gives_a_14x14_grid():
 
 
 def test_what_the_page_redraws_is_computed_once_per_view_and_read_only():
-    from core.rollout import mean_attention_distance, rollout
+    from core.attention.rollout import mean_attention_distance, rollout
     clip = bundled("clip")
     view = patching.patch_view(clip.model, clip.processor, images.load_image(images.sample_png("shapes: one object")))
     rolled = view.rollout_into_cls("max", 0.5)
@@ -84,9 +86,9 @@ def test_what_the_page_redraws_is_computed_once_per_view_and_read_only():
 def test_the_views_maps_leave_cls_out_by_the_towers_own_bookkeeping():
     """cls_to_patches / patch_to_patches are the rows of the shown attention with the CLS key dropped; a page
     never writes `[0, 1:]` or `1 + patch` itself."""
-    from core import shapes_world
+    from core.shapes import shapes_world
     from core.attention import HEAD_MAX, HEAD_MEAN, LAYER_MEAN, select
-    from core.patching import patch_view
+    from core.concepts.patching import patch_view
     from tests.models import bundled
 
     loaded = bundled("clip")

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import images, lesson, presets
-from core.page_table import NAMES as PAGES
-from core.prediction import SHARE_BINS, Bins, grade_choice, grade_patch
+from core.classroom import lesson, presets
+from core.inputs import images
+from core.classroom.page_table import NAMES as PAGES
+from core.classroom.prediction import SHARE_BINS, Bins, grade_choice, grade_patch
 from tests.conftest import ROOT
 
 
@@ -120,7 +121,7 @@ def test_home_lists_the_presets_as_links():
 
 
 def test_an_option_guess_is_graded_against_the_models_scores():
-    from core.prediction import grade_option
+    from core.classroom.prediction import grade_option
 
     captions = ["a red circle", "a blue square", "a green triangle"]
     verdict = grade_option(captions, np.array([0.2, 0.9, 0.5]), "a green triangle")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from core import projections
+from core.concepts import projections
 
 
 def two_blobs(n_each: int = 8, d: int = 32) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from core import images, qkv_math
+from core.attention import qkv_math
+from core.inputs import images
 from tests.models import bundled
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core import registry
+from core.models import registry
 
 
 def test_environment_variable_overrides_the_choice():
@@ -109,7 +109,7 @@ def test_a_bundled_folder_with_a_pickle_checkpoint_is_refused(tmp_path, monkeypa
 
 def test_no_code_path_enables_remote_code_or_unpickles():
     root = Path(registry.REPO_ROOT)
-    sources = [p for d in ("core", "components", "pages") for p in (root / d).glob("*.py")] + [root / "app.py"]
+    sources = [p for d in ("core", "components", "pages") for p in (root / d).rglob("*.py")] + [root / "app.py"]
     for path in sources:
         text = path.read_text()
         assert "trust_remote_code=True" not in text, path

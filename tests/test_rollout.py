@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from core import rollout
+from core.attention import rollout
 
 
 def _random_attention(layers=3, heads=4, size=10, seed=0):
@@ -11,7 +11,7 @@ def _random_attention(layers=3, heads=4, size=10, seed=0):
 
 
 def _rollout_by_hand(attentions, fusion, discard_ratio):
-    """Straightforward loops, written independently of core.rollout."""
+    """Straightforward loops, written independently of core.attention.rollout."""
     layers, heads, size, _ = attentions.shape
     result = [[1.0 if i == j else 0.0 for j in range(size)] for i in range(size)]
     for layer in range(layers):

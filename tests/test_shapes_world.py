@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from core import shapes_world, tiny_models
+from core.shapes import shapes_world, tiny_models
 
 
 def test_same_seed_same_scene():

@@ -1,6 +1,6 @@
 import torch
 
-from core import tiny_models
+from core.shapes import tiny_models
 
 
 def test_vilt_layers_copied_from_clip_compute_the_same_function():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from core import shapes_world, train
+from core.shapes import shapes_world, train
 from tests.models import bundled
 
 
@@ -15,6 +15,6 @@ def test_training_pixels_equal_what_the_processor_gives(role):
 
 
 def test_training_and_evaluation_seeds_never_meet():
-    from core import evaluate
+    from core.shapes import evaluate
     max_training_seed = max(train.TrainConfig().max_steps.values()) * train.TrainConfig().batch_size + 64
     assert max_training_seed < train.VALIDATION_SEED < evaluate.TEST_SEED

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from core import clip_space, shapes_world, zero_shot
+from core.concepts import clip_space, zero_shot
+from core.shapes import shapes_world
 from tests.models import bundled
 
 

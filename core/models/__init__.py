@@ -1,6 +1,6 @@
 """Models: the role table (`roles`) and one adapter per model family that owns its internals (which submodule,
-which output, where the CLS token is, generate-then-rerun for attentions). Concept modules (core/patching.py,
-core/cross_attention.py, ...) call an adapter, never a model's submodules.
+which output, where the CLS token is, generate-then-rerun for attentions). Concept modules (core/concepts/patching.py,
+core/concepts/cross_attention.py, ...) call an adapter, never a model's submodules.
 
 A new family (whisper, dinov2) is one module here exposing at least IMAGE_TOKENS (or its own token layout),
 `patch_size`/`grid` where it has patches and `full_size_processor`, plus its entry in FAMILIES and its rows in

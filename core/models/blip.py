@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from PIL import Image
-from transformers import BlipImageProcessor, BlipProcessor
+from transformers import BlipImageProcessorPil, BlipProcessor
 
 from core.attention import stack_attentions
 from core.models.tokens import CLS_THEN_PATCHES
@@ -151,4 +151,4 @@ def answer_token_probabilities(model, question_embeds: torch.Tensor, answer_ids:
 
 def full_size_processor(tokenizer) -> BlipProcessor:
     """The default 384 px image processor with the given tokenizer: for random-weight full-size builds."""
-    return BlipProcessor(image_processor=BlipImageProcessor(), tokenizer=tokenizer)
+    return BlipProcessor(image_processor=BlipImageProcessorPil(), tokenizer=tokenizer)

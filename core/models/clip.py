@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from transformers import CLIPImageProcessor, CLIPProcessor
+from transformers import CLIPImageProcessorPil, CLIPProcessor
 
 from core.attention import stack_attentions
 from core.models.tokens import CLS_THEN_PATCHES
@@ -74,4 +74,4 @@ def logit_scale(model) -> float:
 
 def full_size_processor(tokenizer) -> CLIPProcessor:
     """The default 224 px image processor with the given tokenizer: for random-weight full-size builds."""
-    return CLIPProcessor(image_processor=CLIPImageProcessor(), tokenizer=tokenizer)
+    return CLIPProcessor(image_processor=CLIPImageProcessorPil(), tokenizer=tokenizer)

@@ -4,7 +4,7 @@ A *role* is what a page needs (`clip`, `vqa`, `caption`, `fusion`, and the optio
 where the real checkpoint lives (hub id), which transformers class loads it, which bundled tiny model stands in
 for it offline (the fallback), how many tokens its text side reads, which family adapter knows its internals
 (core/models/clip.py, blip.py, vilt.py), and the full-size config with which benchmarks and tests build it with
-random weights. core/registry.py (loading, the allowlist, the network rules) and core/text_limits.py read this
+random weights. core/models/registry.py (loading, the allowlist, the network rules) and core/inputs/text_limits.py read this
 table; nothing else names a checkpoint.
 
 A new checkpoint of a known family is one row, for example BLIP large for the VQA role:

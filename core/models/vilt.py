@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from transformers import ViltImageProcessor, ViltProcessor
+from transformers import ViltImageProcessorPil, ViltProcessor
 
 from core.attention import stack_attentions
 from core.models.tokens import CLS_THEN_PATCHES
@@ -63,4 +63,4 @@ def forward(model, inputs) -> JointForward:
 
 def full_size_processor(tokenizer) -> ViltProcessor:
     """The default image processor (shortest edge 384) with the given tokenizer: for random-weight builds."""
-    return ViltProcessor(image_processor=ViltImageProcessor(), tokenizer=tokenizer)
+    return ViltProcessor(image_processor=ViltImageProcessorPil(), tokenizer=tokenizer)

@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from core import registry
+from core.models import registry
 from core.models.roles import ROLE_TABLE
 
 MAX_TEXT_CHARS = 200  # every model here reads <= 77 tokens (ViLT: 40); 200 characters is already past that

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from core import shapes_world
+from core.shapes import shapes_world
 
-CONFIG_TOML = Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml"
+CONFIG_TOML = Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml"
 MAX_PIXELS = 40_000_000  # decoded pixels (after JPEG draft scaling): ~160 MB as RGBA, so a few at once still fit
 MAX_SIDE = 1024  # every model here works at <= 384 px: larger uploads are shrunk once, on arrival
 MAX_ASPECT = 4.0  # CLIP resizes the SHORT side to 224: a 1 x 4000 strip would become 224 x 896000. Pad beyond 4:1.
@@ -249,7 +249,7 @@ class Sample:
     caption: str  # what a good caption would say; the CLIP page's default text for it
 
 
-SAMPLE_SCENES = {  # (seed, objects): seeds far above the training and test ranges of core/train.py
+SAMPLE_SCENES = {  # (seed, objects): seeds far above the training and test ranges of core/shapes/train.py
     "shapes: one object": (990_000_011, 1),
     "shapes: two objects": (990_000_002, 2),
     "shapes: three objects": (990_000_003, 3),

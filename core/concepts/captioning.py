@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from core.models import blip
-from core.patching import model_image
+from core.concepts.patching import model_image
 
 
 @dataclass

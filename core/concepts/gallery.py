@@ -1,6 +1,6 @@
 """The CLIP page's gallery: named images, each with the caption that belongs to it.
 
-The sample images (core/images.py) plus extra one-object shapes scenes, so the bundled pack always has at least
+The sample images (core/inputs/images.py) plus extra one-object shapes scenes, so the bundled pack always has at least
 eight in-world images to place in its space. Captions come from ground truth for shapes scenes and from the
 sample's description for photos.
 """
@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from core import images, shapes_world
+from core.inputs import images
+from core.shapes import shapes_world
 
 # Classes the samples do not already show, one scene each; drawn from seeds far above training's and the test set's.
 EXTRA_CLASSES = ("red circle", "blue square", "green triangle", "yellow circle", "purple square", "orange circle")

@@ -14,7 +14,7 @@ from PIL import Image
 
 from core.attention import select
 from core.models import clip
-from core.rollout import mean_attention_distance, rollout
+from core.attention.rollout import mean_attention_distance, rollout
 
 
 @dataclass
@@ -69,7 +69,7 @@ class PatchView:
                               rollout(self.attentions, head_fusion, discard_ratio)[clip.IMAGE_TOKENS.cls_index]))
 
     def attention_distance(self) -> np.ndarray:
-        """(layers, heads): mean attention distance in pixels (core.rollout.mean_attention_distance)."""
+        """(layers, heads): mean attention distance in pixels (core.attention.rollout.mean_attention_distance)."""
         return self._once("distance", lambda: mean_attention_distance(self.attentions, self.grid, self.patch_size))
 
     def _principal_colours(self) -> np.ndarray:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class PageSpec:
-    name: str  # the URL path; the key of its lesson (core/lesson.py) and presets (core/presets.py)
+    name: str  # the URL path; the key of its lesson (core/classroom/lesson.py) and presets (core/classroom/presets.py)
     title: str  # the sidebar's link and the home table's first column
     icon: str  # the sidebar's Material icon (Streamlit ships the font: nothing is fetched)
     script: str  # the page script, relative to the repo root

@@ -1,7 +1,7 @@
 """One place that knows which model plays which role, in which pack, and how to load it.
 
 A *pack* is a set of checkpoints: `hub` (the real ones on the Hugging Face hub) or `bundled` (tiny models of the
-same classes, trained on the shapes world by core/train.py and committed under models/bundled/). A *role* is what a
+same classes, trained on the shapes world by core/shapes/train.py and committed under models/bundled/). A *role* is what a
 page needs: `clip`, `vqa`, `caption`, `fusion` (and the optional `clip16`); its row in the role table
 (core/models/roles.py) names the checkpoint, the class and the bundled stand-in. Pages ask for (pack, role) and
 never name a checkpoint.
@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from core import hub_access
+from core.models import hub_access
 from core.models import roles as role_table
 from transformers import AutoProcessor, PreTrainedModel, ProcessorMixin
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 BUNDLED_DIR = REPO_ROOT / "models" / "bundled"
 
 PACKS = ("hub", "bundled")
@@ -88,7 +88,7 @@ def check_source(s: ModelSpec) -> None:
         return
     folder = Path(s.source)
     if not (folder / "config.json").exists():
-        raise FileNotFoundError(f"bundled model {s.role!r} is missing at {folder}; run `python -m core.train`")
+        raise FileNotFoundError(f"bundled model {s.role!r} is missing at {folder}; run `python -m core.shapes.train`")
     pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
     if pickles or not (folder / "model.safetensors").exists():
         raise NotAllowedError(f"bundled model {s.role!r} at {folder} must be model.safetensors only "

@@ -12,16 +12,16 @@ from typing import Mapping
 from urllib.parse import urlencode
 
 from core.attention import HEAD_MAX, HEAD_MEAN, LAYER_MEAN
-from core.page_table import find
+from core.classroom.page_table import find
 
 UPLOADED = "uploaded"  # the image field's value when the view's image is an upload or a camera photo
-MAX_TEXT = 200  # = core.text_limits.MAX_TEXT_CHARS, the sidebar's limit (not imported: that module loads models)
+MAX_TEXT = 200  # = core.inputs.text_limits.MAX_TEXT_CHARS, the sidebar's limit (not imported: that module loads models)
 
 
 @dataclass(frozen=True)
 class View:
     """Everything a link can restore. None means "not in the link": the app keeps its own default."""
-    page: str | None = None  # a page's name (core.page_table); None is the home page
+    page: str | None = None  # a page's name (core.classroom.page_table); None is the home page
     image: str | None = None  # a sample's name, or UPLOADED
     text: str | None = None  # the question or caption
     pack: str | None = None  # "hub" or "bundled"

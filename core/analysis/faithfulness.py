@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core import cross_attention, shapes_world
+from core.concepts import cross_attention
+from core.shapes import shapes_world
 from core.models import blip
 
 

@@ -12,7 +12,8 @@ from typing import Iterable
 
 import numpy as np
 
-from core import cross_attention, early_fusion, shapes_world
+from core.concepts import cross_attention, early_fusion
+from core.shapes import shapes_world
 
 
 def patch_coverage(mask: np.ndarray, grid: tuple[int, int]) -> np.ndarray:

@@ -1,10 +1,10 @@
 """Train the bundled pack on the shapes world and save it with `save_pretrained`.
 
-    python -m core.train                 # CLIP; then caption and ViLT side by side (one per core); then VQA
-    python -m core.train --roles clip    # just one
+    python -m core.shapes.train                 # CLIP; then caption and ViLT side by side (one per core); then VQA
+    python -m core.shapes.train --roles clip    # just one
 
 Fixed seeds throughout. Each role trains until its validation accuracy reaches its target or its step budget runs
-out, whichever comes first; the log prints both. Held-out evaluation (the numbers to quote) is core/evaluate.py.
+out, whichever comes first; the log prints both. Held-out evaluation (the numbers to quote) is core/shapes/evaluate.py.
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core import evaluate, shapes_world, tiny_models
-from core.registry import BUNDLED_DIR
+from core.shapes import evaluate, shapes_world, tiny_models
+from core.models.registry import BUNDLED_DIR
 
 # Scene seeds: training draws from [0, VALIDATION_SEED); validation and the held-out test set sit far above it.
 VALIDATION_SEED = 900_000_000

@@ -1,8 +1,8 @@
 """The bundled pack's tiny models: the same transformers classes as the hub checkpoints, sized for 2 CPU cores.
 
-Each builder returns a randomly initialised model plus its processor. Training (core/train.py) fits them on the
+Each builder returns a randomly initialised model plus its processor. Training (core/shapes/train.py) fits them on the
 shapes world and `save_pretrained`s both, so the bundled pack and the hub pack load through the same
-`from_pretrained` path (core/registry.py).
+`from_pretrained` path (core/models/registry.py).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from transformers import (
     ViltProcessor,
 )
 
-from core import shapes_world
+from core.shapes import shapes_world
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]"]  # [DEC] starts BLIP's decoder, as on the hub
 
@@ -222,7 +222,7 @@ def init_vqa_from_caption(vqa: BlipForQuestionAnswering, caption: BlipForConditi
     vqa.text_decoder.load_state_dict(caption.text_decoder.state_dict())
 
 
-# Which trained role each role starts from (core/train.py trains them in this order: clip, then caption and
+# Which trained role each role starts from (core/shapes/train.py trains them in this order: clip, then caption and
 # fusion, then vqa).
 INIT_FROM = {
     "caption": ("clip", CLIPModel, init_blip_vision_from_clip),

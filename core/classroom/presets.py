@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core import images
+from core.inputs import images
 from core.attention import HEAD_MEAN
-from core.deep_link import View
+from core.classroom.deep_link import View
 
 
 @dataclass(frozen=True)

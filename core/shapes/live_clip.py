@@ -3,7 +3,7 @@
 The page's "train it yourself" button calls `train_live` with a callback, so the student watches the InfoNCE loss
 fall and the image and caption clouds sort themselves out. It is the bundled CLIP's architecture (a real
 `CLIPModel`, same tokenizer and processor), trained on one-object scenes so that a minute on 2 CPU cores is enough:
-the scorer is the same held-out zero-shot test as the bundled pack's (`core.evaluate.clip_zero_shot`).
+the scorer is the same held-out zero-shot test as the bundled pack's (`core.shapes.evaluate.clip_zero_shot`).
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from core import shapes_world, tiny_models
-from core.train import pixel_values
+from core.shapes import shapes_world, tiny_models
+from core.shapes.train import pixel_values
 
 
 @dataclass(frozen=True)
@@ -24,12 +24,12 @@ class LiveConfig:
     max_seconds: float = 60.0  # the issue's budget on 2 cores; training stops at whichever limit comes first
     max_steps: int = 500  # measured here: ~0.06 s a step with 2 threads, 90%+ zero-shot well before 500 steps
     batch_size: int = 48
-    lr: float = 2e-3  # higher than core.train's 1e-3: a short run, one-object captions, nothing to preserve
+    lr: float = 2e-3  # higher than core.shapes.train's 1e-3: a short run, one-object captions, nothing to preserve
     warmup_steps: int = 30
     report_every: int = 10  # steps between callbacks: each one embeds the probe set for the live projection
     probe_scenes: int = 18  # one scene per colour x shape class, for the live projection
     seed: int = 0
-    # Training scenes come from [0, VALIDATION_SEED) like core.train's; evaluation uses core.evaluate.TEST_SEED.
+    # Training scenes come from [0, VALIDATION_SEED) like core.shapes.train's; evaluation uses core.shapes.evaluate.TEST_SEED.
     scene_seed_offset: int = 500_000_000
 
 

@@ -1,9 +1,9 @@
 """Held-out accuracy of the bundled pack on the shapes world.
 
-    python -m core.evaluate            # prints CLIP zero-shot, VQA, caption exact match and ViLT VQA accuracy
+    python -m core.shapes.evaluate            # prints CLIP zero-shot, VQA, caption exact match and ViLT VQA accuracy
 
 Every scorer goes through the model's processor, the same inference path the pages use, on scene seeds that
-training never draws (core/train.py takes seeds below VALIDATION_SEED; the test set sits above TEST_SEED).
+training never draws (core/shapes/train.py takes seeds below VALIDATION_SEED; the test set sits above TEST_SEED).
 """
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from core import faithfulness, grounding, patching, rollout, shapes_world
+from core.analysis import faithfulness, grounding
+from core.attention import rollout
+from core.concepts import patching
+from core.shapes import shapes_world
 
 TEST_SEED = 950_000_000
 
@@ -83,7 +86,7 @@ DESCRIPTIONS = {
 
 
 def main() -> None:
-    from core import registry
+    from core.models import registry
 
     parser = argparse.ArgumentParser(description="Held-out accuracy of the bundled pack.")
     parser.add_argument("--scenes", type=int, default=1000)
@@ -117,9 +120,9 @@ def main() -> None:
 
 
 def patch_probe_grounding(clip_model, processor, seeds: Iterable[int]) -> float:
-    """Share of two-object scenes where the text -> patch probe (core/clip_space.py) is higher, on average over the
+    """Share of two-object scenes where the text -> patch probe (core/concepts/clip_space.py) is higher, on average over the
     object's patches (weighted by how much of each patch it covers), for the named object than for the other."""
-    from core.clip_space import patch_text_similarity
+    from core.concepts.clip_space import patch_text_similarity
 
     wins = []
     for seed in seeds:

@@ -15,7 +15,7 @@ from PIL import Image
 
 from core.attention import patch_grid_values
 from core.models import vilt
-from core.patching import model_image
+from core.concepts.patching import model_image
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """CLIP space: contrastive training maps an image and its caption to nearby points of one space.
 
 `embed` runs images and captions through CLIP's two towers and their projections; the unit-length embeddings and
-their cosine similarities are what the page draws (core/projections.py flattens them to 2-D or 3-D).
+their cosine similarities are what the page draws (core/concepts/projections.py flattens them to 2-D or 3-D).
 `nearest` ranks every item by cosine to one of them; `patch_text_similarity` pushes each patch token through the
 image projection too, which CLIP was never trained to make meaningful (the page says so).
 """
@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from core.models import clip
-from core.patching import model_image
+from core.concepts.patching import model_image
 
 
 @dataclass
