@@ -1,4 +1,4 @@
-"""Patching, section 4's maps: where CLS and the clicked patch look in one layer and head, and the matrix to download."""
+"""Patching, section 4's maps: where CLS and the clicked patch look in one layer and head; the matrix to export."""
 from __future__ import annotations
 
 import streamlit as st

@@ -24,11 +24,12 @@ def patch_vector_section(view: PatchView, page: PageSpec) -> int:
         clickable_patch_grid(view.model_image, view.grid, state_key=page.key("patch"), click_key="patching_click")
     patch = st.session_state[page.key("patch")]
     r, c = divmod(patch, cols)
+    size = view.patch_size
     middle.image(enlarged_png(view.patch_pixels(patch), 160), output_format="PNG",
-                 caption=f"p({r},{c}): {view.patch_size} x {view.patch_size} x 3 = {view.patch_size ** 2 * 3} numbers")
-    middle.plotly_chart(token_bars(view.patch_vectors[patch], [str(i) for i in range(view.patch_vectors.shape[1])],
-                                   title=f"… projected to {view.patch_vectors.shape[1]} numbers", value_label="value"),
-                        key="patch_vector")
+                 caption=f"p({r},{c}): {size} x {size} x 3 = {size ** 2 * 3} numbers")
+    width_d = view.patch_vectors.shape[1]  # d: the width of a patch vector
+    middle.plotly_chart(token_bars(view.patch_vectors[patch], [str(i) for i in range(width_d)],
+                                   title=f"… projected to {width_d} numbers", value_label="value"), key="patch_vector")
     right.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid, view.similar_patches(patch),
                                      title=f"Patches whose vector resembles p({r},{c})", value_label="cosine"),
                        key="similar_patches")

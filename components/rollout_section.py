@@ -1,4 +1,4 @@
-"""Patching, after the formulas: attention rollout into CLS across all layers, and each head's mean attention distance."""
+"""Patching, after the formulas: attention rollout into CLS over all layers; each head's mean attention distance."""
 from __future__ import annotations
 
 import streamlit as st
