@@ -29,7 +29,8 @@ def patch_vector_section(view: PatchView, page: PageSpec) -> int:
                  caption=f"p({r},{c}): {size} x {size} x 3 = {size ** 2 * 3} numbers")
     width_d = view.patch_vectors.shape[1]  # d: the width of a patch vector
     middle.plotly_chart(token_bars(view.patch_vectors[patch], [str(i) for i in range(width_d)],
-                                   title=f"… projected to {width_d} numbers", value_label="value"), key="patch_vector")
+                                   title=f"… projected to {width_d} numbers", value_label="value"),
+                        key="patch_vector")
     right.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid, view.similar_patches(patch),
                                      title=f"Patches whose vector resembles p({r},{c})", value_label="cosine"),
                        key="similar_patches")
