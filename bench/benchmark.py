@@ -144,7 +144,8 @@ class ComputeTimer:
         for module in self._modules:
             for name in dir(module):
                 value = getattr(module, name)
-                if name in self.SKIP or not (isinstance(value, CachedFunc) or name in self.EXTRA):
+                result_function = isinstance(getattr(value, "__wrapped__", value), CachedFunc)  # serving-pack
+                if name in self.SKIP or not (result_function or name in self.EXTRA):  # wrappers: see through
                     continue
                 if getattr(value, "__module__", module.__name__) != module.__name__:
                     continue  # imported from elsewhere: wrapped where it is defined
