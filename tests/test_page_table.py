@@ -75,3 +75,10 @@ def test_pages_do_no_token_bookkeeping_and_say_mean_through_the_enum():
         assert not re.search(r"\[0, 1:\]|\b1 \+ (patch|p)\b|, 1:\]", source), spec.script
         assert '"mean"' not in source and "'mean'" not in source, spec.script
     assert to_query(View(layer=LAYER_MEAN, head=HEAD_MAX)) == {"layer": "mean", "head": "max"}
+
+
+def test_every_page_script_stays_short():
+    """STYLE.md: pages read widgets, call core/, call components/ and stay short; sections live in components/."""
+    for spec in page_table.PAGE_TABLE:
+        lines = (ROOT / spec.script).read_text().splitlines()
+        assert len(lines) <= 80, f"{spec.script} has {len(lines)} lines; move a section into components/"
