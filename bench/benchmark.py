@@ -144,8 +144,9 @@ class ComputeTimer:
         for module in self._modules:
             for name in dir(module):
                 value = getattr(module, name)
-                result_function = isinstance(getattr(value, "__wrapped__", value), CachedFunc)  # serving-pack
-                if name in self.SKIP or not (result_function or name in self.EXTRA):  # wrappers: see through
+                result_function = isinstance(value, CachedFunc) or isinstance(  # or a serving-pack wrapper
+                    getattr(value, "__wrapped__", None), CachedFunc)  # around one (components.models)
+                if name in self.SKIP or not (result_function or name in self.EXTRA):
                     continue
                 if getattr(value, "__module__", module.__name__) != module.__name__:
                     continue  # imported from elsewhere: wrapped where it is defined
