@@ -127,6 +127,14 @@ def matmul_gflops(repeats: int) -> float:
     return 2 * MATMUL_N ** 3 / (ms / 1000) / 1e9
 
 
+def cached_behind(value) -> CachedFunc | None:
+    """The st.cache_* function behind `value`: itself, or under the timing and the serving-pack wrappers
+    (components.models looks up the pack that serves a role before the cache); None for anything else."""
+    while value is not None and not isinstance(value, CachedFunc):
+        value = getattr(value, "__wrapped__", None)
+    return value
+
+
 class ComputeTimer:
     """Wrap every per-input result function the pages call (the st.cache_data / st.cache_resource functions of
     components.models and of any other components module that caches model results, plus the uncached
@@ -144,9 +152,7 @@ class ComputeTimer:
         for module in self._modules:
             for name in dir(module):
                 value = getattr(module, name)
-                result_function = isinstance(value, CachedFunc) or isinstance(  # or a serving-pack wrapper
-                    getattr(value, "__wrapped__", None), CachedFunc)  # around one (components.models)
-                if name in self.SKIP or not (result_function or name in self.EXTRA):
+                if name in self.SKIP or not (cached_behind(value) or name in self.EXTRA):
                     continue
                 if getattr(value, "__module__", module.__name__) != module.__name__:
                     continue  # imported from elsewhere: wrapped where it is defined
@@ -176,8 +182,8 @@ class ComputeTimer:
         Caches keyed by the pack alone (grounding on 100 held-out scenes, say) stay: a new input never reruns them."""
         for module in self._modules:
             for name in dir(module):
-                cached = getattr(getattr(module, name), "__wrapped__", getattr(module, name))
-                if not isinstance(cached, CachedFunc) or name in self.SKIP:
+                cached = cached_behind(getattr(module, name))
+                if cached is None or name in self.SKIP:
                     continue
                 if self.INPUT_ARGS & set(inspect.signature(cached._info.func).parameters):
                     cached.clear()
