@@ -20,19 +20,13 @@ from PIL import Image
 from transformers import BlipImageProcessorPil, BlipProcessor
 
 from core.attention import stack_attentions
-from core.models.tokens import CLS_THEN_PATCHES
+from core.models.tokens import CLS_THEN_PATCHES, square_patch_grid, vision_patch_size
 
 IMAGE_TOKENS = CLS_THEN_PATCHES
 
 
-def patch_size(model) -> int:
-    return model.config.vision_config.patch_size
-
-
-def grid(model, pixel_values: torch.Tensor) -> tuple[int, int]:
-    """(rows, cols) of patches for a (B, 3, H, W) batch (384 px and 16 px patches: 24 x 24 for BLIP base)."""
-    p = patch_size(model)
-    return pixel_values.shape[2] // p, pixel_values.shape[3] // p
+patch_size = vision_patch_size  # (model) -> P in pixels
+grid = square_patch_grid  # (model, pixel_values) -> (rows, cols)
 
 
 def vision_embeds(model, pixel_values: torch.Tensor) -> torch.Tensor:

@@ -10,19 +10,13 @@ import torch
 from transformers import CLIPImageProcessorPil, CLIPProcessor
 
 from core.attention import stack_attentions
-from core.models.tokens import CLS_THEN_PATCHES
+from core.models.tokens import CLS_THEN_PATCHES, square_patch_grid, vision_patch_size
 
 IMAGE_TOKENS = CLS_THEN_PATCHES
 
 
-def patch_size(model) -> int:
-    return model.config.vision_config.patch_size
-
-
-def grid(model, pixel_values: torch.Tensor) -> tuple[int, int]:
-    """(rows, cols) of patches for a (B, 3, H, W) batch: the processor always gives the native size."""
-    p = patch_size(model)
-    return pixel_values.shape[2] // p, pixel_values.shape[3] // p
+patch_size = vision_patch_size  # (model) -> P in pixels
+grid = square_patch_grid  # (model, pixel_values) -> (rows, cols)
 
 
 def vision(model, pixel_values: torch.Tensor, attentions: bool = False):

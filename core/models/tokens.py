@@ -35,3 +35,15 @@ class ImageTokens:
 
 
 CLS_THEN_PATCHES = ImageTokens(cls_index=0, n_prefix=1)  # CLIP, BLIP, ViLT's image part, DINOv2 without registers
+
+
+def vision_patch_size(model) -> int:
+    """P in pixels, for the CLIP and BLIP families (their vision config carries it)."""
+    return model.config.vision_config.patch_size
+
+
+def square_patch_grid(model, pixel_values) -> tuple[int, int]:
+    """(rows, cols) of P x P patches for a (B, 3, H, W) batch (CLIP B/32 at 224 px: 7 x 7; BLIP base at 384 px:
+    24 x 24): the processor always gives the native size."""
+    p = vision_patch_size(model)
+    return pixel_values.shape[2] // p, pixel_values.shape[3] // p
