@@ -66,26 +66,34 @@ def silent_hub(monkeypatch, tmp_path):
     models._HUB_FAILURES.clear()
 
 
-def test_the_probe_gives_up_within_its_timeout(silent_hub):
+def test_the_probe_gives_up_within_its_timeout(silent_hub, monkeypatch):
+    """The probe reaches the silent hub and gives up by its own socket timeout (checked as the timeout it passes,
+    not by the clock: CI shares its cores)."""
+    import urllib.request
+
+    timeouts = []
+    real_urlopen = urllib.request.urlopen
+    monkeypatch.setattr(urllib.request, "urlopen",
+                        lambda url, timeout=None: timeouts.append(timeout) or real_urlopen(url, timeout=timeout))
     start = time.perf_counter()
     assert registry.hub_reachable() is False
-    elapsed = time.perf_counter() - start
+    print(f"probe of a silent hub gave up after {time.perf_counter() - start:.1f} s")
     assert silent_hub, "the probe should have reached the (silent) hub"
-    assert elapsed < registry.HUB_PROBE_TIMEOUT_S + 2, elapsed
+    assert timeouts == [registry.HUB_PROBE_TIMEOUT_S]
     choice = registry.choose_pack()
     assert choice.pack == "bundled" and choice.fallback
 
 
 def test_the_app_falls_back_to_bundled_says_so_and_keeps_working(silent_hub):
     start = time.perf_counter()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    elapsed = time.perf_counter() - start
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()  # a hang fails here, by AppTest
+    print(f"home page with a silent hub: {time.perf_counter() - start:.1f} s")
     assert not at.exception
-    assert elapsed < registry.HUB_PROBE_TIMEOUT_S + 10, elapsed
     assert any("not reachable" in w.value for w in at.sidebar.warning)
     assert any("Live pack: **bundled**" in c.value and "did not answer" in c.value for c in at.sidebar.caption)
     at.switch_page("pages/early_fusion.py").run()
     assert not at.exception and at.subheader[0].value.startswith("Answer:")
+    assert len(silent_hub) == 1 and registry.HUB_ACCESS.probes == 1  # asked once, not once per load or page
 
 
 def fake_partial_cache(root, repo_id: str, files: dict[str, str]) -> None:
