@@ -15,7 +15,6 @@ from functools import lru_cache
 
 import numpy as np
 import streamlit as st
-import torch
 
 from core.analysis import faithfulness, grounding
 from core.attention import qkv_math
@@ -146,7 +145,7 @@ def ask(pack: str, image_png: bytes, question: str) -> cross_attention.CrossAtte
     loaded = model(pack, "vqa")
     encoding = _question_encoding(pack, image_png, question)  # the math panel's forward: the answer reuses it
     return cross_attention.ask(loaded.model, loaded.processor, _image(image_png), question,
-                               encoded=(torch.from_numpy(encoding.hidden_states[-1])[None], encoding.cross_attentions))
+                               encoded=encoding)
 
 
 @_on_serving_pack("vqa")

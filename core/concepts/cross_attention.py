@@ -60,16 +60,14 @@ def naming_token(tokens: list[str]) -> int:
 
 @torch.inference_mode()
 def ask(vqa_model, processor, image: Image.Image, question: str, max_answer_tokens: int = 10,
-        encoded: blip.QuestionEncoding | tuple[torch.Tensor, np.ndarray] | None = None) -> CrossAttentionResult:
+        encoded: blip.QuestionEncoding | None = None) -> CrossAttentionResult:
     """encoded: the question encoder's forward the caller already ran on this image and question
-    (blip.encode_question; or the tuple (question_embeds (1, T, d), cross_attentions (L, heads, T, 1 + N))): then
-    only the answer decoder runs here (the vision tower is most of the cost: 577 tokens at 384 px)."""
+    (blip.encode_question): then only the answer decoder runs here (the vision tower is most of the cost: 577
+    tokens at 384 px)."""
     inputs = blip.question_inputs(processor, image, question)
     if encoded is None:
         encoded = blip.encode_inputs(vqa_model, processor, inputs)
-    if isinstance(encoded, blip.QuestionEncoding):
-        encoded = encoded.question_embeds, encoded.cross_attentions
-    question_embeds, cross = encoded  # (1, T, d), (L, heads, T, 1 + N)
+    question_embeds, cross = encoded.question_embeds, encoded.cross_attentions  # (1, T, d), (L, heads, T, 1 + N)
 
     generated = blip.answer(vqa_model, question_embeds, max_answer_tokens)
     new_tokens = generated.new_ids
