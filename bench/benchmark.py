@@ -45,9 +45,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from bench import full_size
 from components import models
+from core.classroom.page_table import PAGE_TABLE
 from core.concepts import gallery
 from core.inputs import images
-from core.classroom.page_table import PAGE_TABLE
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent

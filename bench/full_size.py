@@ -12,8 +12,7 @@ from contextlib import contextmanager
 import torch
 from transformers import AutoProcessor
 
-from core.models import registry
-from core.models import adapter, role
+from core.models import adapter, registry, role
 from core.models import roles as role_table
 
 VQA_ANSWERS = role_table.VQA_ANSWERS

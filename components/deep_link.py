@@ -12,9 +12,9 @@ from dataclasses import replace
 import streamlit as st
 
 from components import inputs
-from core.inputs import images
 from core.classroom.deep_link import UPLOADED, View, base_url, from_query, link, to_query
 from core.classroom.page_table import NAMES, page
+from core.inputs import images
 
 _DONE, _PENDING, _PAGE, _SLOT, _UPLOAD_NOTE = ("_link_followed", "_link_pending", "_link_page", "_link_slot",
                                                "_link_upload_note")

@@ -6,9 +6,9 @@ import streamlit as st
 
 from components.inputs import Inputs, upload_png
 from components.presets import clip_gallery_buttons
+from core.classroom.presets import ClipGallery
 from core.concepts import gallery
 from core.inputs import images
-from core.classroom.presets import ClipGallery
 
 THUMBNAIL_PX = 72
 

@@ -17,13 +17,12 @@ import numpy as np
 import streamlit as st
 
 from core.analysis import faithfulness, grounding
-from core.attention import qkv_math
+from core.attention import qkv_math, select
 from core.concepts import captioning, cross_attention, early_fusion, fusion_designs, patching
 from core.inputs import images
 from core.models import registry
-from core.shapes import evaluate
-from core.attention import select
 from core.models.model_budget import DEFAULT_BUDGET_MB, ModelBudget
+from core.shapes import evaluate
 
 BUDGET_ENV = "MMA_MODEL_BUDGET_MB"  # megabytes of model weights kept in memory; least recently used out first
 

@@ -14,8 +14,8 @@ from PIL import Image, ImageDraw
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from components.clickable_grid import SHOWN_PX, gridded_picture, patch_box
-from core.concepts.patching import patch_at
 from core.classroom.prediction import Bins, grade_choice, grade_option, grade_patch
+from core.concepts.patching import patch_at
 
 GUESS, TRUTH = (0, 212, 255), (255, 0, 200)  # cyan and magenta, each in a black frame: readable on any object
 

@@ -12,8 +12,8 @@ from components.predict_reveal import option_question, predict_toggle
 from components.similarity_section import similarity_section
 from components.space_explorer import space_explorer
 from components.zero_shot_section import zero_shot_section
-from core.inputs import text_limits
 from core.classroom.page_table import page
+from core.inputs import text_limits
 
 PAGE = page("clip-space")
 st.title("CLIP space: one coordinate system for images and captions")

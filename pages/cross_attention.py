@@ -14,9 +14,9 @@ from components.qkv_section import qkv_section
 from components.step_through import step_through
 from components.token_patch_section import token_patch_section
 from core.attention import HEAD_MAX, HEAD_MEAN, LAYER_MEAN, select
+from core.classroom.page_table import page
 from core.concepts.cross_attention import naming_token
 from core.inputs.text_limits import escape_markdown
-from core.classroom.page_table import page
 
 PAGE = page("cross-attention")
 st.title("Cross-attention: the question looks at the image")

@@ -13,8 +13,8 @@ from components.predict_reveal import choice_question, predict_toggle
 from components.presets import preset_buttons
 from components.stream_section import stream_section
 from core.attention import HEAD_MAX, HEAD_MEAN, select
-from core.classroom.prediction import SHARE_BINS
 from core.classroom.page_table import page
+from core.classroom.prediction import SHARE_BINS
 
 PAGE = page("early-fusion")
 st.title("Early fusion: one stream for words and patches")

@@ -12,10 +12,10 @@ from PIL import Image
 
 from components import clip_source, live_training
 from components import export as export_component
+from core.classroom import export as core_export
 from core.classroom import presets
 from core.concepts import clip_space, gallery
 from core.shapes import evaluate, live_clip
-from core.classroom import export as core_export
 from tests.models import bundled
 from tests.test_pages import decode, figures, heatmap_z, open_page
 

@@ -28,9 +28,9 @@ from huggingface_hub.utils import _http
 from streamlit.testing.v1 import AppTest
 
 from components import models
+from core.classroom.page_table import PAGE_TABLE
 from core.inputs import images, text_limits
 from core.models import hub_access, registry
-from core.classroom.page_table import PAGE_TABLE
 from tests import test_browser as browser_helpers
 from tests.conftest import ROOT
 from tests.hub_standin import VQA_ANSWERS, hub_standin, partial_cache  # noqa: F401 - hub_standin is a fixture

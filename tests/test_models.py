@@ -6,10 +6,9 @@ import torch
 from PIL import Image
 
 from core import models
-from core.inputs import images
-from core.models import registry
 from core.attention import AttentionsMissing
-from core.models import blip, clip, roles, vilt
+from core.inputs import images
+from core.models import blip, clip, registry, roles, vilt
 from tests.models import bundled
 
 

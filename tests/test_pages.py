@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from core.classroom.page_table import PAGE_TABLE
 from core.concepts import cross_attention, early_fusion
 from core.inputs import images
 from core.shapes import shapes_world
-from core.classroom.page_table import PAGE_TABLE
 from tests.conftest import ROOT
 from tests.models import bundled
 

@@ -86,9 +86,9 @@ def test_what_the_page_redraws_is_computed_once_per_view_and_read_only():
 def test_the_views_maps_leave_cls_out_by_the_towers_own_bookkeeping():
     """cls_to_patches / patch_to_patches are the rows of the shown attention with the CLS key dropped; a page
     never writes `[0, 1:]` or `1 + patch` itself."""
-    from core.shapes import shapes_world
     from core.attention import HEAD_MAX, HEAD_MEAN, LAYER_MEAN, select
     from core.concepts.patching import patch_view
+    from core.shapes import shapes_world
     from tests.models import bundled
 
     loaded = bundled("clip")

@@ -8,9 +8,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.classroom import lesson, presets
-from core.inputs import images
 from core.classroom.page_table import NAMES as PAGES
 from core.classroom.prediction import SHARE_BINS, Bins, grade_choice, grade_patch
+from core.inputs import images
 from tests.conftest import ROOT
 
 

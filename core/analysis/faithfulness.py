@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from core.concepts import cross_attention
-from core.shapes import shapes_world
 from core.models import blip
+from core.shapes import shapes_world
 
 
 @dataclass

@@ -13,7 +13,6 @@ import numpy as np
 import torch
 
 
-
 class Reduce(StrEnum):
     """How a view folds a stack of heads (or layers, or rollout's heads) into one map. A str: its value is the word
     in a shared link, an export's notes and a widget's state."""

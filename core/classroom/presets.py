@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.inputs import images
 from core.attention import HEAD_MEAN
 from core.classroom.deep_link import View
+from core.inputs import images
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.models import blip
 from core.concepts.patching import model_image
+from core.models import blip
 
 
 @dataclass

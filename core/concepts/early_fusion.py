@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 
 from core.attention import patch_grid_values
-from core.models import vilt
 from core.concepts.patching import model_image
+from core.models import vilt
 
 
 @dataclass

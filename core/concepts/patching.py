@@ -13,8 +13,8 @@ import torch
 from PIL import Image
 
 from core.attention import select
-from core.models import clip
 from core.attention.rollout import mean_attention_distance, rollout
+from core.models import clip
 
 
 @dataclass

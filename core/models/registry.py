@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from transformers import AutoProcessor, PreTrainedModel, ProcessorMixin
+
 from core.models import hub_access
 from core.models import roles as role_table
-from transformers import AutoProcessor, PreTrainedModel, ProcessorMixin
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUNDLED_DIR = REPO_ROOT / "models" / "bundled"

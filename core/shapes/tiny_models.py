@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import torch
 from torch.nn import init
-
 from transformers import (
     BertTokenizerFast,
     BlipConfig,

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.shapes import evaluate, shapes_world, tiny_models
 from core.models.registry import BUNDLED_DIR
+from core.shapes import evaluate, shapes_world, tiny_models
 
 # Scene seeds: training draws from [0, VALIDATION_SEED); validation and the held-out test set sit far above it.
 VALIDATION_SEED = 900_000_000
