@@ -44,26 +44,31 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
+def start_streamlit(env: dict[str, str], within_s: float = 90) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` on a free 127.0.0.1 port with this environment; returns once its health check
+    answers (asked directly: a proxy the environment names is never used for the test's own requests)."""
     port = _free_port()
-    env = dict(os.environ, MMA_PACK="bundled", HF_HUB_OFFLINE="1")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port",
          str(port), "--server.headless", "true"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.time() + within_s
     while time.time() < deadline:
         try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+            with direct.open(url + "/_stcore/health", timeout=2) as r:
                 if r.status == 200:
-                    break
+                    return proc, url
         except OSError:
             time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start within 60 s:\n" + proc.stdout.read().decode(errors="replace"))
+    proc.kill()
+    pytest.fail(f"streamlit did not start within {within_s:.0f} s:\n" + proc.stdout.read().decode(errors="replace"))
+
+
+@pytest.fixture(scope="module")
+def server():
+    proc, url = start_streamlit(dict(os.environ, MMA_PACK="bundled", HF_HUB_OFFLINE="1"))
     yield url
     proc.terminate()
     proc.wait(timeout=10)

@@ -13,11 +13,8 @@ from __future__ import annotations
 import os
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,7 +27,7 @@ from streamlit.testing.v1 import AppTest
 from components import models
 from core.classroom.page_table import PAGE_TABLE
 from core.inputs import images, text_limits
-from core.models import hub_access, registry
+from core.models import registry
 from tests import test_browser as browser_helpers
 from tests.conftest import ROOT
 from tests.hub_standin import VQA_ANSWERS, hub_standin, partial_cache  # noqa: F401 - hub_standin is a fixture
@@ -190,33 +187,13 @@ def test_a_repo_missing_its_weights_falls_back_once_the_rest_stays_real(hub_stan
     assert len(silent_proxy.connections) <= 1, silent_proxy.requests  # the one probe: asked once, not once per load
 
 
-def _serve(env: dict[str, str]):
-    port = browser_helpers._free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port",
-         str(port), "--server.headless", "true"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the test's own requests: direct
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            with opener.open(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    pytest.fail("streamlit did not start within 90 s:\n" + proc.stdout.read().decode(errors="replace"))
-
-
 def test_a_real_browser_walks_every_page_of_the_cached_hub_pack_with_the_network_gone(hub_standin, silent_proxy,
                                                                                        browser):
     env = {k: v for k, v in os.environ.items()
            if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", registry.PACK_ENV)}
     env.update(HF_HUB_CACHE=str(hub_standin), HTTPS_PROXY=silent_proxy.url, HTTP_PROXY=silent_proxy.url,
                https_proxy=silent_proxy.url, http_proxy=silent_proxy.url, NO_PROXY="", no_proxy="")
-    proc, url = _serve(env)
+    proc, url = browser_helpers.start_streamlit(env)
     try:
         context = browser.new_context(viewport={"width": 1400, "height": 1400})
         requests: list[str] = []
