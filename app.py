@@ -5,8 +5,9 @@
 import streamlit as st
 from PIL import Image, ImageDraw
 
-from components import deep_link, inputs, models
-from components.presets import classroom_links
+from components.service import models
+from components.widgets import deep_link, inputs
+from components.widgets.presets import classroom_links
 from core.classroom.page_table import PAGE_TABLE, home_table
 
 HOME_TEXT = f"""
@@ -65,7 +66,7 @@ models.begin_page_view()  # each model replaced by the bundled one is announced 
 try:
     page.run()
     st.session_state.pop("_hub_failed_rerun", None)
-except models.HubLoadFailed as failed:  # remembered by components.models: the rerun serves the bundled model
+except models.HubLoadFailed as failed:  # remembered by components.service.models: the rerun serves the bundled model
     if st.session_state.get("_hub_failed_rerun") == failed.args:  # a path that does not ask serving_pack
         st.error(f"The real {failed.args[0]} model could not be loaded; choose the bundled pack in the sidebar.")
     else:

@@ -8,13 +8,13 @@ For every page, on each pack:
 - forward: the bare model forward the page is built on (best of N, preprocessing excluded, in a fresh thread as a
   page runs: see in_worker), its FLOPs (torch's FLOP counter) and achieved GFLOP/s, against a 4096 x 4096 fp32
   matmul timed in the same run;
-- page compute: every `components.models` call the page makes for a new input (a sample it has not seen, its
+- page compute: every `components.service.models` call the page makes for a new input (a sample it has not seen, its
   question), models already loaded: the model work a student waits for;
 - new input: the whole AppTest rerun for that new input (compute + page script + figures);
 - interaction: a whole AppTest rerun after a widget that needs no new forward (layer, head, centring), cache warm;
 - figure JSON: bytes of Plotly JSON the page sends (all st.plotly_chart specs on the page).
 Then the peak RSS of this one process, which visited every page with the full-size hub architectures under the
-model memory budget (components.models, $MMA_MODEL_BUDGET_MB), and once more with every optional panel open.
+model memory budget (components.service.models, $MMA_MODEL_BUDGET_MB), and once more with every optional panel open.
 
 The hub pack here is `bench.full_size`: the real configs with random weights (same shapes and cost as the real
 checkpoints), so this runs offline. Never part of the test run: the numbers are machine- and load-dependent.
@@ -44,7 +44,7 @@ from streamlit.testing.v1 import AppTest
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench import full_size
-from components import models
+from components.service import models
 from core.classroom.page_table import PAGE_TABLE
 from core.concepts import gallery
 from core.inputs import images
@@ -129,7 +129,7 @@ def matmul_gflops(repeats: int) -> float:
 
 def cached_behind(value) -> CachedFunc | None:
     """The st.cache_* function behind `value`: itself, or under the timing and the serving-pack wrappers
-    (components.models looks up the pack that serves a role before the cache); None for anything else."""
+    (components.service.models looks up the pack that serves a role before the cache); None for anything else."""
     while value is not None and not isinstance(value, CachedFunc):
         value = getattr(value, "__wrapped__", None)
     return value
@@ -137,10 +137,10 @@ def cached_behind(value) -> CachedFunc | None:
 
 class ComputeTimer:
     """Wrap every per-input result function the pages call (the st.cache_data / st.cache_resource functions of
-    components.models and of any other components module that caches model results, plus the uncached
+    components.service.models and of any other components module that caches model results, plus the uncached
     cross_attention_math) and add up the time spent in the outermost ones (masking_test calls ask: counted once)."""
 
-    MODULES = ("components.models", "components.clip_source")  # the second: the CLIP space page's own caches
+    MODULES = ("components.service.models", "components.service.clip_source")  # the second: the CLIP space page's own caches
     SKIP = ("loaded_models", "pack_choice")  # the process's models and pack choice: not per-input results
     EXTRA = ("cross_attention_math",)
 

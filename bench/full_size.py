@@ -44,7 +44,7 @@ _bundled_load = registry.load
 
 def _always_available(role: str) -> None:
     """registry.hub_unavailable's signature: these models are built, not downloaded, so the hub pack is never
-    replaced by the bundled one (components.models.serving_pack asks this before every hub result)."""
+    replaced by the bundled one (components.service.models.serving_pack asks this before every hub result)."""
     return None
 
 

@@ -9,7 +9,7 @@
 
 Peak RSS (VmHWM) is per process and never goes down, so every order runs in a fresh process: the app under
 Streamlit's AppTest, the hub pack = `bench.full_size` (the real configs, random weights, fp32), the model memory
-budget of components.models ($MMA_MODEL_BUDGET_MB, default core.models.model_budget.DEFAULT_BUDGET_MB). Each page visit opens
+budget of components.service.models ($MMA_MODEL_BUDGET_MB, default core.models.model_budget.DEFAULT_BUDGET_MB). Each page visit opens
 its optional panels one after another, as a curious student would:
 - P patching: CLIP B/32, then the "finer grid" toggle (CLIP B/16);
 - X cross-attention: BLIP VQA's answer and the math panel (its expander always runs), the masking test (7 more
@@ -116,7 +116,7 @@ def child(order: list[str], source: str) -> dict:
         constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE = cache, True
     from streamlit.testing.v1 import AppTest
 
-    from components import models
+    from components.service import models
 
     at = AppTest.from_file(APP, default_timeout=1800)
     at.run()

@@ -1,17 +1,18 @@
 import streamlit as st
 
-from components import clip_source, deep_link
-from components.export import export_embeddings
-from components.gallery_picker import gallery_picker
-from components.infonce_section import infonce_section
-from components.inputs import current, require_image
-from components.lesson import lesson_intro
-from components.live_training import live_training_panel
-from components.patch_probe_section import patch_probe_section
-from components.predict_reveal import option_question, predict_toggle
-from components.similarity_section import similarity_section
-from components.space_explorer import space_explorer
-from components.zero_shot_section import zero_shot_section
+from components.sections.infonce_section import infonce_section
+from components.sections.lesson import lesson_intro
+from components.sections.live_training import live_training_panel
+from components.sections.patch_probe_section import patch_probe_section
+from components.sections.similarity_section import similarity_section
+from components.sections.space_explorer import space_explorer
+from components.sections.zero_shot_section import zero_shot_section
+from components.service import clip_source
+from components.widgets import deep_link
+from components.widgets.export import export_embeddings
+from components.widgets.gallery_picker import gallery_picker
+from components.widgets.inputs import current, require_image
+from components.widgets.predict_reveal import option_question, predict_toggle
 from core.classroom.page_table import page
 from core.inputs import text_limits
 

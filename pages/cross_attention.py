@@ -1,18 +1,19 @@
 import streamlit as st
 
-from components import deep_link, models
-from components.caption_view import caption_view
-from components.grounding_section import grounding_section
-from components.inputs import current, require_image, require_text
-from components.layer_head import layer_head_selectors
-from components.lesson import lesson_intro
-from components.masking_section import masking_section
-from components.patch_readers import patch_readers
-from components.predict_reveal import patch_question, predict_toggle
-from components.presets import preset_buttons
-from components.qkv_section import qkv_section
-from components.step_through import step_through
-from components.token_patch_section import token_patch_section
+from components.sections.caption_view import caption_view
+from components.sections.grounding_section import grounding_section
+from components.sections.lesson import lesson_intro
+from components.sections.masking_section import masking_section
+from components.sections.patch_readers import patch_readers
+from components.sections.qkv_section import qkv_section
+from components.sections.step_through import step_through
+from components.sections.token_patch_section import token_patch_section
+from components.service import models
+from components.widgets import deep_link
+from components.widgets.inputs import current, require_image, require_text
+from components.widgets.layer_head import layer_head_selectors
+from components.widgets.predict_reveal import patch_question, predict_toggle
+from components.widgets.presets import preset_buttons
 from core.attention import HEAD_MAX, HEAD_MEAN, LAYER_MEAN, select
 from core.classroom.page_table import page
 from core.concepts.cross_attention import naming_token

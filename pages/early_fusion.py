@@ -1,17 +1,18 @@
 import numpy as np
 import streamlit as st
 
-from components import deep_link, models
-from components.fusion_designs_view import fusion_designs_view
-from components.fusion_readers import fusion_readers
-from components.inputs import current, require_image, require_text
-from components.joint_attention_section import joint_attention_section
-from components.layer_head import layer_head_selectors
-from components.lesson import formulas_at, lesson_intro
-from components.mass_chart import mass_chart
-from components.predict_reveal import choice_question, predict_toggle
-from components.presets import preset_buttons
-from components.stream_section import stream_section
+from components.figures.mass_chart import mass_chart
+from components.sections.fusion_designs_view import fusion_designs_view
+from components.sections.fusion_readers import fusion_readers
+from components.sections.joint_attention_section import joint_attention_section
+from components.sections.lesson import formulas_at, lesson_intro
+from components.sections.stream_section import stream_section
+from components.service import models
+from components.widgets import deep_link
+from components.widgets.inputs import current, require_image, require_text
+from components.widgets.layer_head import layer_head_selectors
+from components.widgets.predict_reveal import choice_question, predict_toggle
+from components.widgets.presets import preset_buttons
 from core.attention import HEAD_MAX, HEAD_MEAN, select
 from core.classroom.page_table import page
 from core.classroom.prediction import SHARE_BINS

@@ -1,16 +1,17 @@
 import streamlit as st
 
-from components import deep_link, models
-from components.inputs import current, require_image
-from components.layer_head import layer_head_selectors
-from components.lesson import formulas_at, lesson_intro
-from components.patch_attention_section import patch_attention_section
-from components.patch_sequence_section import patch_sequence_section
-from components.patch_vector_section import patch_vector_section
-from components.positions_section import positions_section
-from components.predict_reveal import patch_question, predict_toggle
-from components.presets import preset_buttons
-from components.rollout_section import rollout_section
+from components.sections.lesson import formulas_at, lesson_intro
+from components.sections.patch_attention_section import patch_attention_section
+from components.sections.patch_sequence_section import patch_sequence_section
+from components.sections.patch_vector_section import patch_vector_section
+from components.sections.positions_section import positions_section
+from components.sections.rollout_section import rollout_section
+from components.service import models
+from components.widgets import deep_link
+from components.widgets.inputs import current, require_image
+from components.widgets.layer_head import layer_head_selectors
+from components.widgets.predict_reveal import patch_question, predict_toggle
+from components.widgets.presets import preset_buttons
 from core.attention import HEAD_MAX, HEAD_MEAN, LAYER_MEAN
 from core.classroom.page_table import page
 

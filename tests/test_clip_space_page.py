@@ -10,8 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from components import clip_source, live_training
-from components import export as export_component
+from components.sections import live_training
+from components.service import clip_source
+from components.widgets import export as export_component
 from core.classroom import export as core_export
 from core.classroom import presets
 from core.concepts import clip_space, gallery

@@ -19,7 +19,7 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest, app_test
 
-from components import models
+from components.service import models
 from core.concepts import cross_attention, early_fusion
 from core.inputs import images
 from core.models import registry
@@ -96,7 +96,7 @@ def test_eight_sessions_at_once_share_one_copy_of_each_model(monkeypatch, one_ru
         return loaded
 
     monkeypatch.setattr(registry, "load", counting_load)
-    budget = getattr(models, "loaded_models", None)  # components/models.py's memory-budgeted model store
+    budget = getattr(models, "loaded_models", None)  # components/service/models.py's memory-budgeted model store
     if budget is not None:  # let it learn the models' sizes first, so it plans loads instead of evicting
         for role in ("vqa", "fusion"):
             models.model("bundled", role)

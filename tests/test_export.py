@@ -61,7 +61,7 @@ def test_a_shape_that_does_not_match_its_labels_fails_loudly():
 
 
 def test_figure_png_is_a_png_when_kaleido_can_render():
-    from components import export as export_component
+    from components.widgets import export as export_component
 
     if not export_component.png_available():
         pytest.skip("kaleido or a Chrome/Chromium is not installed: the Plotly toolbar's camera button is the way")

@@ -9,11 +9,11 @@ import plotly.io as pio
 import pytest
 from PIL import Image
 
-from components.attention_matrix import attention_matrix
-from components.mass_chart import mass_chart
-from components.patch_overlay import patch_overlay
-from components.projection_plot import projection_plot
-from components.token_bars import token_bars
+from components.figures.attention_matrix import attention_matrix
+from components.figures.mass_chart import mass_chart
+from components.figures.patch_overlay import patch_overlay
+from components.figures.projection_plot import projection_plot
+from components.figures.token_bars import token_bars
 
 RNG = np.random.default_rng(0)
 IMAGE = RNG.integers(0, 255, (64, 96, 3), dtype=np.uint8)
@@ -89,7 +89,7 @@ def test_overlays_carry_photos_as_jpeg_and_drawn_scenes_as_png():
 
 
 def test_pictures_are_sent_at_the_size_shown():
-    from components.pictures import enlarged_png, picture_png
+    from components.figures.pictures import enlarged_png, picture_png
     from core.inputs import images
     patch = IMAGE[:16, :16]
     big = Image.open(io.BytesIO(enlarged_png(patch, 48)))

@@ -14,7 +14,7 @@ import pytest
 from huggingface_hub import constants as hf_constants
 from streamlit.testing.v1 import AppTest
 
-from components import models
+from components.service import models
 from core.inputs import text_limits
 from core.models import hub_access, registry
 from tests.conftest import ROOT

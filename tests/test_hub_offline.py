@@ -24,7 +24,7 @@ from huggingface_hub import constants as hf_constants
 from huggingface_hub.utils import _http
 from streamlit.testing.v1 import AppTest
 
-from components import models
+from components.service import models
 from core.classroom.page_table import PAGE_TABLE
 from core.inputs import images, text_limits
 from core.models import registry

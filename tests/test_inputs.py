@@ -1,4 +1,4 @@
-"""The sidebar's inputs (components/inputs.py) where the browser and the server meet: a file type the app cannot
+"""The sidebar's inputs (components/widgets/inputs.py) where the browser and the server meet: a file type the app cannot
 read, and a text pasted over several lines.
 
 Measured in Debian's headless Chromium (playwright, Streamlit 1.67): a clipboard paste, or `insertText`, of

@@ -69,7 +69,7 @@ def test_an_evicted_model_is_really_freed_after_the_page_that_used_it():
 
     from streamlit.testing.v1 import AppTest
 
-    from components import clip_source, models
+    from components.service import clip_source, models
     from tests.conftest import ROOT
 
     budget = models.loaded_models()

@@ -134,7 +134,7 @@ def test_an_option_guess_is_graded_against_the_models_scores():
 def _option_script():
     import streamlit as st
 
-    from components.predict_reveal import option_question
+    from components.widgets.predict_reveal import option_question
 
     option_question("q", "Which caption will CLIP rank first?", ["a cat", "a dog"], [0.1, 0.7], ("photo",))
     st.markdown("the figure")
@@ -152,7 +152,7 @@ def test_option_question_hides_the_rest_until_the_reveal():
 def _gallery_script():
     import streamlit as st
 
-    from components.presets import clip_gallery_buttons
+    from components.widgets.presets import clip_gallery_buttons
 
     def pick(gallery):
         st.session_state["captions"] = "\n".join(gallery.captions)

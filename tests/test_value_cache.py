@@ -2,7 +2,7 @@
 misses, and a result is built once."""
 import numpy as np
 
-from components.value_cache import arguments_key, value_cached
+from components.figures.value_cache import arguments_key, value_cached
 
 
 def test_keys_compare_values_not_objects():

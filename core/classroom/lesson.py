@@ -1,5 +1,5 @@
 """The lesson's words, in one place: for each page the idea in plain language, its formula, the terms it uses,
-and where to read more. Written for this app; pages show it with components.lesson.
+and where to read more. Written for this app; pages show it with components.sections.lesson.
 """
 from __future__ import annotations
 

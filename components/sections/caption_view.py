@@ -1,0 +1,26 @@
+"""Captioning mode: the caption, a slider over decoding steps, and that step's cross-attention over the image."""
+from __future__ import annotations
+
+import streamlit as st
+
+from components.figures.patch_overlay import patch_overlay
+from components.widgets.layer_head import layer_head_selectors
+from core.attention import select
+from core.concepts.captioning import CaptionResult
+from core.models import blip
+
+
+def caption_view(result: CaptionResult) -> None:
+    st.subheader(f"Caption: {result.caption or '(empty)'}")
+    if not result.words:
+        st.info("The model produced no words for this image.")
+        return
+    n_layers, n_heads = result.cross_attentions.shape[:2]
+    layer, head = layer_head_selectors(n_layers, n_heads, key="caption", allow_layer_mean=True)
+    step = st.select_slider("Decoding step", options=list(range(len(result.words))), key="caption_step",
+                            format_func=lambda s: f"{s + 1}: {result.words[s]}",
+                            help="Each step writes one word; the heatmap shows where the decoder looked to choose it.")
+    rows, cols = result.grid
+    row = blip.IMAGE_TOKENS.patches(select(result.cross_attentions, layer, head)[step])  # (N,) patches only
+    st.plotly_chart(patch_overlay(result.model_image, result.patch_size, result.grid, row.reshape(rows, cols),
+                                  title=f"Looking at the image to write “{result.words[step]}”"), key="caption_heatmap")

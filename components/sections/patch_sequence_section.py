@@ -1,0 +1,27 @@
+"""Patching, section 1: what the model receives, the image cut into a grid and read in order after a CLS token."""
+from __future__ import annotations
+
+import streamlit as st
+
+from components.figures.patch_overlay import patch_overlay
+from components.figures.pictures import enlarged_png
+from core.concepts.patching import PatchView
+
+
+def patch_sequence_section(view: PatchView) -> None:
+    rows, cols = view.grid
+    height, width = view.model_image.shape[:2]
+    st.header("1. What the model receives")
+    st.metric("Patches N = (H/P) x (W/P)", f"{view.n_patches} = {rows} x {cols}",
+              help=f"{height} x {width} px image, P = {view.patch_size} px; the sequence is CLS + {view.n_patches} "
+                   f"patches = {view.n_patches + 1} tokens")
+    left, right = st.columns(2)
+    left.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid, title="What the model sees"),
+                      key="patch_grid")
+    with right:
+        st.markdown(f"The image after resizing, cropping and normalising to {height} x {width} px. In reading order, "
+                    "the sequence starts:")
+        first = [enlarged_png(view.patch_pixels(i), 48) for i in range(min(12, view.n_patches))]
+        st.image(first, caption=[f"{i + 1}: p({i // cols},{i % cols})" for i in range(len(first))], width=48,
+                 output_format="PNG")
+        st.caption("… preceded by the CLS token, which has no pixels: it only gathers from the patches.")

@@ -1,0 +1,1 @@
+"""Widgets: the controls a page reads (inputs, layer/head pickers, a clickable grid, presets, links, downloads)."""
