@@ -16,7 +16,7 @@ from components.widgets import export as export_component
 from core.classroom import export as core_export
 from core.classroom import presets
 from core.concepts import clip_space, gallery
-from core.shapes import evaluate, live_clip
+from core.shapes import held_out, live_clip
 from tests.models import bundled
 from tests.test_pages import decode, figures, heatmap_z, open_page
 
@@ -152,8 +152,8 @@ def test_text_to_patch_similarity_is_a_grid_that_follows_the_caption(clip_page):
     assert not np.allclose(first, heatmap_z(figure_titled(at, "cosine(patch token")))
     assert any("only ever trained the CLS path" in c.value for c in at.caption)
     clip = bundled("clip")
-    share = evaluate.patch_probe_grounding(clip.model, clip.processor,
-                                           range(evaluate.TEST_SEED, evaluate.TEST_SEED + clip_source.PROBE_SCENES))
+    share = held_out.patch_probe_grounding(clip.model, clip.processor,
+                                           held_out.test_seeds(clip_source.PROBE_SCENES))
     assert any(f"other object's in {share:.0%} of them" in c.value for c in at.caption)
 
 

@@ -13,7 +13,7 @@ import streamlit as st
 from components.figures.projection_plot import projection_plot
 from components.service.clip_source import LIVE_STATE, LiveRun
 from core.concepts import projections
-from core.shapes import evaluate, live_clip
+from core.shapes import held_out, live_clip
 
 CONFIG = live_clip.LiveConfig()  # tests shrink it; the page reads it at call time
 HELD_OUT_SCENES = 500
@@ -63,8 +63,7 @@ def _train(config: live_clip.LiveConfig) -> LiveRun:
     result = live_clip.train_live(config, on_step)
     progress.progress(1.0, text=f"Trained {result.steps} steps in {result.seconds:.0f} s. Testing on "
                                 f"{HELD_OUT_SCENES} held-out scenes…")
-    accuracy = evaluate.clip_zero_shot(result.model, result.processor,
-                                       range(evaluate.TEST_SEED, evaluate.TEST_SEED + HELD_OUT_SCENES))
+    accuracy = held_out.clip_zero_shot(result.model, result.processor, held_out.test_seeds(HELD_OUT_SCENES))
     return LiveRun(uuid.uuid4().hex[:8], result.model, result.processor, result.steps, result.seconds, accuracy,
                    losses, steps)
 

@@ -21,7 +21,7 @@ import streamlit as st
 from components.service import models
 from core.concepts import clip_space, projections, zero_shot
 from core.inputs import images
-from core.shapes import evaluate
+from core.shapes import held_out
 
 LIVE_STATE = "live_clip"  # session_state key of this session's trained mini-CLIP (a LiveRun)
 
@@ -42,7 +42,7 @@ class LiveRun:
     processor: object
     steps: int
     seconds: float
-    zero_shot_accuracy: float  # on core.shapes.evaluate's held-out scenes
+    zero_shot_accuracy: float  # on core.shapes.held_out's scenes
     losses: list[float]  # the loss curve as reported during training
     loss_steps: list[int]
 
@@ -95,5 +95,4 @@ PROBE_SCENES = 100
 def patch_probe_score(key: str, _source: ClipSource) -> float:
     """How often the text -> patch probe prefers the named object over the other one (chance 0.5)."""
     loaded = _source.load()
-    return evaluate.patch_probe_grounding(loaded.model, loaded.processor,
-                                          range(evaluate.TEST_SEED, evaluate.TEST_SEED + PROBE_SCENES))
+    return held_out.patch_probe_grounding(loaded.model, loaded.processor, held_out.test_seeds(PROBE_SCENES))

@@ -22,7 +22,7 @@ from core.concepts import captioning, cross_attention, early_fusion, fusion_desi
 from core.inputs import images
 from core.models import registry
 from core.models.model_budget import DEFAULT_BUDGET_MB, ModelBudget
-from core.shapes import evaluate
+from core.shapes import held_out
 
 BUDGET_ENV = "MMA_MODEL_BUDGET_MB"  # megabytes of model weights kept in memory; least recently used out first
 
@@ -192,7 +192,7 @@ def cross_attention_math(pack: str, image_png: bytes, question: str, layer: int,
 @st.cache_data(show_spinner="Measuring grounding on 100 held-out scenes…", max_entries=2)
 def grounding_table(pack: str) -> grounding.GroundingTable:
     loaded = model(pack, "vqa")
-    return grounding.grounding_table(loaded.model, loaded.processor, range(evaluate.TEST_SEED, evaluate.TEST_SEED + 100))
+    return grounding.grounding_table(loaded.model, loaded.processor, held_out.test_seeds(100))
 
 
 @_on_serving_pack("fusion")

@@ -17,8 +17,7 @@ from core.analysis import faithfulness, grounding
 from core.attention import rollout
 from core.concepts import patching
 from core.shapes import shapes_world
-
-TEST_SEED = 950_000_000
+from core.shapes.held_out import TEST_SEED, clip_zero_shot, patch_probe_grounding  # noqa: F401 (scorers listed here)
 
 
 def _two_object_questions(seeds: Iterable[int]) -> tuple[list, list[str], list[str]]:
@@ -31,18 +30,6 @@ def _two_object_questions(seeds: Iterable[int]) -> tuple[list, list[str], list[s
         asked.append(f"what color is the {target.shape}?")
         answers.append(target.color)
     return images, asked, answers
-
-
-@torch.inference_mode()
-def clip_zero_shot(model, processor, seeds: Iterable[int]) -> float:
-    """One-object scenes classified among all colour x shape prompts."""
-    scenes = [shapes_world.make_scene(s, n_objects=1) for s in seeds]
-    classes = shapes_world.class_prompts()
-    inputs = processor(images=[s.image for s in scenes], text=[p for _, p in classes], return_tensors="pt",
-                       padding=True)
-    logits = model(**inputs).logits_per_image  # (images, classes)
-    predicted = [classes[i][0] for i in logits.argmax(dim=1).tolist()]
-    return sum(p == s.objects[0].name for p, s in zip(predicted, scenes)) / len(scenes)
 
 
 @torch.inference_mode()
@@ -117,24 +104,6 @@ def main() -> None:
         top, random, n = faithfulness.masking_summary(vqa.model, vqa.processor, range(TEST_SEED, TEST_SEED + 100), k)
         print(f"masking {k} patches ({n} scenes): answer probability drops by {top:.3f} when the naming word's "
               f"most-attended patches are hidden, {random:.3f} for random patches")
-
-
-def patch_probe_grounding(clip_model, processor, seeds: Iterable[int]) -> float:
-    """Share of two-object scenes where the text -> patch probe (core/concepts/clip_space.py) is higher, on average over the
-    object's patches (weighted by how much of each patch it covers), for the named object than for the other."""
-    from core.concepts.clip_space import patch_text_similarity
-
-    wins = []
-    for seed in seeds:
-        scene = shapes_world.make_scene(seed, n_objects=2)
-        named, other = scene.objects[seed % 2], scene.objects[1 - seed % 2]
-        probe = patch_text_similarity(clip_model, processor, scene.image, f"a {named.name}")
-        rows, cols = probe.cosine.shape
-        p = probe.patch_size
-        cover = [o.mask.reshape(rows, p, cols, p).mean(axis=(1, 3)) for o in (named, other)]  # (rows, cols) each
-        named_score, other_score = ((probe.cosine * c).sum() / c.sum() for c in cover)
-        wins.append(named_score > other_score)
-    return float(np.mean(wins))
 
 
 def cls_object_focus(clip_model, processor, seeds) -> tuple[float, float, float]:

@@ -3,7 +3,7 @@
 The page's "train it yourself" button calls `train_live` with a callback, so the student watches the InfoNCE loss
 fall and the image and caption clouds sort themselves out. It is the bundled CLIP's architecture (a real
 `CLIPModel`, same tokenizer and processor), trained on one-object scenes so that a minute on 2 CPU cores is enough:
-the scorer is the same held-out zero-shot test as the bundled pack's (`core.shapes.evaluate.clip_zero_shot`).
+the scorer is the same held-out zero-shot test as the bundled pack's (`core.shapes.held_out.clip_zero_shot`).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from core.shapes import shapes_world, tiny_models
-from core.shapes.train import pixel_values
+from core.shapes.tiny_models import pixel_values
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class LiveConfig:
     report_every: int = 10  # steps between callbacks: each one embeds the probe set for the live projection
     probe_scenes: int = 18  # one scene per colour x shape class, for the live projection
     seed: int = 0
-    # Training scenes come from [0, VALIDATION_SEED) like core.shapes.train's; evaluation uses core.shapes.evaluate.TEST_SEED.
+    # Training scenes come from [0, VALIDATION_SEED) like core.shapes.train's; evaluation uses core.shapes.held_out.TEST_SEED.
     scene_seed_offset: int = 500_000_000
 
 

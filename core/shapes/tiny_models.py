@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch.nn import init
 from transformers import (
@@ -230,3 +231,11 @@ INIT_FROM = {
 }
 
 BUILDERS = {"clip": build_clip, "vqa": build_vqa, "caption": build_caption, "fusion": build_fusion}
+
+
+def pixel_values(scenes: list[shapes_world.Scene]) -> torch.Tensor:
+    """The processors' normalisation, done in one numpy op for a training batch of native-size scenes.
+    (A test checks it equals each processor's output.)"""
+    images = np.stack([np.asarray(s.image, dtype=np.float32) for s in scenes]) / 255.0  # (B, H, W, 3)
+    mean, std = np.array(IMAGE_MEAN), np.array(IMAGE_STD)
+    return torch.from_numpy(((images - mean) / std).astype(np.float32)).permute(0, 3, 1, 2).contiguous()

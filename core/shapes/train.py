@@ -20,9 +20,10 @@ import torch
 
 from core.models.registry import BUNDLED_DIR
 from core.shapes import evaluate, shapes_world, tiny_models
+from core.shapes.held_out import VALIDATION_SEED
+from core.shapes.tiny_models import pixel_values
 
 # Scene seeds: training draws from [0, VALIDATION_SEED); validation and the held-out test set sit far above it.
-VALIDATION_SEED = 900_000_000
 ROLE_SEEDS = {"clip": 1, "vqa": 2, "caption": 3, "fusion": 4}
 # Training order: each stage starts from the stage before (tiny_models.INIT_FROM); roles in a stage run in parallel.
 STAGES = (("clip",), ("caption", "fusion"), ("vqa",))
@@ -45,14 +46,6 @@ class TrainConfig:
     target: dict[str, float] = field(
         default_factory=lambda: {"clip": 0.99, "vqa": 0.96, "caption": 0.95, "fusion": 0.96}
     )
-
-
-def pixel_values(scenes: list[shapes_world.Scene]) -> torch.Tensor:
-    """The processors' normalisation, done in one numpy op for a training batch of native-size scenes.
-    (A test checks it equals each processor's output.)"""
-    images = np.stack([np.asarray(s.image, dtype=np.float32) for s in scenes]) / 255.0  # (B, H, W, 3)
-    mean, std = np.array(tiny_models.IMAGE_MEAN), np.array(tiny_models.IMAGE_STD)
-    return torch.from_numpy(((images - mean) / std).astype(np.float32)).permute(0, 3, 1, 2).contiguous()
 
 
 class Batches:
