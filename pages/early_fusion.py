@@ -31,7 +31,7 @@ deep_link.apply_view(PAGE.name, list(range(n_layers)), [HEAD_MEAN, HEAD_MAX, *ra
 if predict_toggle(PAGE.keys):
     choice_question(PAGE.key("q"), "In the last layer, what share of a text token's attention goes to the image "
                     "tokens (mean over text tokens and heads)?", SHARE_BINS,
-                    float(result.modality_mass["text->image"][-1].mean()),
+                    float(result.modality_mass.text_to_image[-1].mean()),
                     (inputs.pack, inputs.image_name, question))
 
 answer, score = result.top_answers[0]

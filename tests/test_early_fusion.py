@@ -18,7 +18,7 @@ def test_blocks_match_token_counts_and_rows_sum_to_one(size):
     assert sorted(map(tuple, result.patch_positions)) == [(r, c) for r in range(rows) for c in range(cols)]
     blocks = result.blocks(result.attentions[0, 0])
     t, i = result.n_text, result.n_image
-    assert [b.shape for b in blocks.values()] == [(t, t), (t, i), (i, t), (i, i)]
+    assert [b.shape for _, b in blocks.named()] == [(t, t), (t, i), (i, t), (i, i)]
     assert np.allclose(result.attentions.sum(axis=-1), 1.0, atol=1e-5)
 
 
@@ -27,9 +27,9 @@ def test_the_four_blocks_reassemble_the_joint_matrix():
     result = early_fusion.fuse(vilt.model, vilt.processor, Image.new("RGB", (96, 64), "gray"), "what color is it?")
     matrix = result.attentions[-1, -1]  # (S, S), text tokens first
     blocks = result.blocks(matrix)
-    rebuilt = np.block([[blocks["text->text"], blocks["text->image"]],
-                        [blocks["image->text"], blocks["image->image"]]])
-    assert np.array_equal(rebuilt, matrix)  # no token lost, none counted twice, none moved to another block
+    rebuilt = np.block([[blocks.text_text, blocks.text_image], [blocks.image_text, blocks.image_image]])
+    assert np.array_equal(rebuilt, matrix)
+    assert np.array_equal(blocks.reassembled(), matrix)  # no token lost, none counted twice, none moved to another block
 
 
 def test_answers_come_from_the_model_and_match_a_plain_forward():
@@ -67,8 +67,8 @@ def test_cross_modal_mass_arithmetic_on_a_hand_made_tensor():
     ])
     head1 = np.full((5, 5), 0.2)
     mass = early_fusion.cross_modal_mass(np.stack([head0, head1])[None], n_text=2)
-    assert np.allclose(mass["text->image"], [[0.2, 0.6]])
-    assert np.allclose(mass["image->text"], [[0.3, 0.4]])
+    assert np.allclose(mass.text_to_image, [[0.2, 0.6]])
+    assert np.allclose(mass.image_to_text, [[0.3, 0.4]])
 
 
 def test_token_and_patch_views_use_the_patch_index_not_the_stream_order():
@@ -113,6 +113,6 @@ def test_stream_rows_list_every_token_with_its_modality_and_position():
     result = early_fusion.fuse(vilt.model, vilt.processor, Image.new("RGB", (64, 64), "gray"), "what color is it?")
     rows = result.stream_rows()
     assert len(rows) == result.n_text + result.n_image
-    assert [r["token_type"] for r in rows] == [0] * result.n_text + [1] * result.n_image
+    assert [r.token_type for r in rows] == [0] * result.n_text + [1] * result.n_image
     r, c = result.patch_positions[3]
-    assert rows[result.n_text + 1 + 3]["position"] == f"({r}, {c})"
+    assert rows[result.n_text + 1 + 3].position == f"({r}, {c})"

@@ -14,6 +14,7 @@ from components.figures.mass_chart import mass_chart
 from components.figures.patch_overlay import patch_overlay
 from components.figures.projection_plot import projection_plot
 from components.figures.token_bars import token_bars
+from core.concepts.early_fusion import ModalityMass
 
 RNG = np.random.default_rng(0)
 IMAGE = RNG.integers(0, 255, (64, 96, 3), dtype=np.uint8)
@@ -30,7 +31,7 @@ def validated(fig: go.Figure) -> dict:
                      block_labels=[(0.5, 0.5, "text->text")]),
     attention_matrix(RNG.random((2, 2)), ["q1", "q2"], ["k1", "k2"], cells=[(0, 0), (1, 1)]),
     token_bars(RNG.random(3).astype(np.float32), ["what", "<b>is</b>", "it"], title="bars", value_label="p"),
-    mass_chart({"text->image": RNG.random((4, 3)), "image->text": RNG.random((4, 3))}, title="mass"),
+    mass_chart(ModalityMass(RNG.random((4, 3)), RNG.random((4, 3))), title="mass"),
     projection_plot(RNG.random((3, 2)), ["cat", "<i>dog</i>", "sun"], RNG.random((4, 2)), ["a", "b", "c", "extra"],
                     [(0, 0), (1, 1), (2, 2)], title="PCA", thumbnails=["data:image/png;base64,AAAA"] * 3,
                     image_captions=["a", "b", "c"], chosen=("caption", 3), neighbours=[("image", 0)]),

@@ -22,5 +22,5 @@ def test_three_designs_are_measured_on_the_same_input():
 def test_audio_frames_join_the_joint_sequence_quadratically():
     one = fusion_designs.joint_sequence(8, 65, 1.0)
     two = fusion_designs.joint_sequence(8, 65, 2.0)
-    assert one["audio"] == 50 and one["joint"] == 8 + 65 + 50
-    assert two["attention_entries"] == (8 + 65 + 100) ** 2
+    assert one.audio == 50 and one.joint == 8 + 65 + 50
+    assert two.attention_entries == (8 + 65 + 100) ** 2

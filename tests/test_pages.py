@@ -274,7 +274,7 @@ def test_early_fusion_token_click_moves_the_heatmap_and_mass_comes_from_the_mode
     mass = early_fusion.cross_modal_mass(expected.attentions, expected.n_text)
     chart = next(f for f in figures(at) if "layer by layer" in f["layout"]["title"]["text"])
     lines = {t["name"]: decode(t["y"]) for t in chart["data"] if t.get("mode") == "lines+markers"}
-    assert np.allclose(lines["text->image (head mean)"], mass["text->image"].mean(axis=1), atol=1e-6)
+    assert np.allclose(lines["text->image (head mean)"], mass.text_to_image.mean(axis=1), atol=1e-6)
     heat = next(f for f in figures(at) if "looked in the image" in f["layout"]["title"]["text"])
     before = heatmap_z(heat)
     at.segmented_control(key="fusion_token").set_value(1).run()

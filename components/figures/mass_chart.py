@@ -4,13 +4,14 @@ from __future__ import annotations
 import numpy as np
 
 from components.figures.frozen_figure import FrozenFigure, cached_figure, plain_figure
+from core.concepts.early_fusion import ModalityMass
 
 
 @cached_figure
-def mass_chart(mass: dict[str, np.ndarray], title: str = "") -> FrozenFigure:
-    """mass: direction -> (layers, heads); one line per direction, the mean over heads, with each head as dots."""
+def mass_chart(mass: ModalityMass, title: str = "") -> FrozenFigure:
+    """mass: both directions, (layers, heads) each; one line per direction, the mean over heads, with each head as dots."""
     traces = []
-    for (name, values), color in zip(mass.items(), ("#1f77b4", "#ff7f0e")):
+    for (name, values), color in zip(mass.named(), ("#1f77b4", "#ff7f0e")):
         layers = np.arange(values.shape[0])
         traces.append(dict(type="scatter", x=layers, y=values.mean(axis=1), mode="lines+markers",
                            name=f"{name} (head mean)", line=dict(color=color, width=3)))

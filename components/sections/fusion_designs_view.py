@@ -49,6 +49,6 @@ def fusion_designs_view(costs: list[DesignCost], key: str) -> None:
     seconds = st.slider("Seconds of audio joining the stream", 0.0, 30.0, 5.0, 0.5, key=f"{key}_audio")
     early = costs[-1]
     stream = joint_sequence(early.text_tokens, early.image_tokens, seconds)
-    st.markdown(f"{stream['text']} text + {stream['image']} image + **{stream['audio']} audio** tokens = "
-                f"{stream['joint']} in one sequence: **{stream['attention_entries']:,}** query-key pairs per layer "
+    st.markdown(f"{stream.text} text + {stream.image} image + **{stream.audio} audio** tokens = "
+                f"{stream.joint} in one sequence: **{stream.attention_entries:,}** query-key pairs per layer "
                 "and head.")

@@ -21,7 +21,7 @@ def joint_attention_section(result: FusionResult, matrix: np.ndarray, tokens: li
     st.caption(
         f"{result.n_text} text tokens + {result.n_image} image tokens (1 image CLS + {result.n_image - 1} patches). "
         "The blue lines split the four blocks; share of attention per block (rows are queries): "
-        + ", ".join(f"{name} {block.sum() / matrix.sum():.0%}" for name, block in blocks.items())
+        + ", ".join(f"{name} {block.sum() / matrix.sum():.0%}" for name, block in blocks.named())
     )
     export_matrix(matrix, tokens, tokens, f"early-fusion_layer-{layer}_head-{head}", key="fusion_export",
                   corner="query \\ key", layer=str(layer), head=str(head), question=question, pack=pack,

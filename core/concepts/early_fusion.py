@@ -18,6 +18,50 @@ from core.concepts.patching import model_image
 from core.models import vilt
 
 
+@dataclass(frozen=True)
+class ModalityMass:
+    """How much the two modalities read each other, per (layer, head); both (L, H), 0 = they ignore each other.
+
+    text_to_image: the mean over text queries of the attention they put on image tokens.
+    image_to_text: the mean over image queries of the attention they put on text tokens.
+    """
+
+    text_to_image: np.ndarray
+    image_to_text: np.ndarray
+
+    def named(self) -> tuple[tuple[str, np.ndarray], ...]:
+        """(direction as the page writes it, (L, H) values), text->image first."""
+        return ("text->image", self.text_to_image), ("image->text", self.image_to_text)
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """A joint (S, S) matrix (text first, queries as rows) cut into its four modality blocks."""
+
+    text_text: np.ndarray  # (T, T)
+    text_image: np.ndarray  # (T, I)
+    image_text: np.ndarray  # (I, T)
+    image_image: np.ndarray  # (I, I)
+
+    def named(self) -> tuple[tuple[str, np.ndarray], ...]:
+        return (("text->text", self.text_text), ("text->image", self.text_image),
+                ("image->text", self.image_text), ("image->image", self.image_image))
+
+    def reassembled(self) -> np.ndarray:
+        """(S, S) the blocks put back together: equal to the matrix they came from."""
+        return np.block([[self.text_text, self.text_image], [self.image_text, self.image_image]])
+
+
+@dataclass(frozen=True)
+class StreamRow:
+    """One token of the joint stream as ViLT sees it: what is added to its content vector."""
+
+    token: str
+    modality: str  # "text" or "image"
+    token_type: int  # the token-type (modality) embedding's index: 0 text, 1 image
+    position: str  # the text index, the patch's "(row, col)", or "image CLS"
+
+
 @dataclass
 class FusionResult:
     """One question through ViLT.
@@ -44,7 +88,7 @@ class FusionResult:
         return self.top_answers[0][0]
 
     @cached_property
-    def modality_mass(self) -> dict[str, np.ndarray]:
+    def modality_mass(self) -> ModalityMass:
         """`cross_modal_mass` of these attentions, computed once: the page redraws it on every rerun."""
         return cross_modal_mass(self.attentions, self.n_text)
 
@@ -56,18 +100,16 @@ class FusionResult:
         by_position = np.argsort(self.patch_positions[:, 0] * cols + self.patch_positions[:, 1], kind="stable")
         return np.concatenate([np.arange(first_patch), first_patch + by_position])
 
-    def stream_rows(self) -> list[dict[str, object]]:
+    def stream_rows(self) -> list[StreamRow]:
         """The joint stream as ViLT sees it, one row per token: its label, modality (the token-type embedding
         added: 0 text, 1 image) and position (text index, or the patch's (row, col); the image CLS has none)."""
         return self._stream_rows
 
     @cached_property
-    def _stream_rows(self) -> list[dict[str, object]]:
-        rows = [dict(token=t, modality="text", token_type=0, position=str(i))
-                for i, t in enumerate(self.tokens[: self.n_text])]
-        rows.append(dict(token="[IMG]", modality="image", token_type=1, position="image CLS"))
-        rows += [dict(token=self.tokens[self.n_text + vilt.IMAGE_TOKENS.patch_token(k)], modality="image",
-                      token_type=1, position=f"({r}, {c})")
+    def _stream_rows(self) -> list[StreamRow]:
+        rows = [StreamRow(t, "text", 0, str(i)) for i, t in enumerate(self.tokens[: self.n_text])]
+        rows.append(StreamRow("[IMG]", "image", 1, "image CLS"))
+        rows += [StreamRow(self.tokens[self.n_text + vilt.IMAGE_TOKENS.patch_token(k)], "image", 1, f"({r}, {c})")
                  for k, (r, c) in enumerate(self.patch_positions)]
         return rows
 
@@ -83,15 +125,10 @@ class FusionResult:
             raise ValueError(f"no image token carries patch ({row}, {col})")
         return matrix[self.n_text + vilt.IMAGE_TOKENS.patch_token(hits[0]), : self.n_text]
 
-    def blocks(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
+    def blocks(self, matrix: np.ndarray) -> Blocks:
         """Split a (S, S) matrix into its four modality blocks (queries -> keys)."""
         t = self.n_text
-        return {
-            "text->text": matrix[:t, :t],
-            "text->image": matrix[:t, t:],
-            "image->text": matrix[t:, :t],
-            "image->image": matrix[t:, t:],
-        }
+        return Blocks(matrix[:t, :t], matrix[:t, t:], matrix[t:, :t], matrix[t:, t:])
 
 
 def block_label_positions(n_text: int, n_image: int) -> list[tuple[float, float, str]]:
@@ -101,14 +138,11 @@ def block_label_positions(n_text: int, n_image: int) -> list[tuple[float, float,
             (text_mid, image_mid, "image->text"), (image_mid, image_mid, "image->image")]
 
 
-def cross_modal_mass(attentions: np.ndarray, n_text: int) -> dict[str, np.ndarray]:
-    """(L, H, S, S) joint attention with the text first -> per (layer, head): the mean over text queries of the
-    attention they put on image tokens ("text->image"), and the mean over image queries of the attention they put on
-    text tokens ("image->text"). Both (L, H); 0 means the modalities ignore each other."""
-    return {
-        "text->image": attentions[:, :, :n_text, n_text:].sum(axis=-1).mean(axis=-1),
-        "image->text": attentions[:, :, n_text:, :n_text].sum(axis=-1).mean(axis=-1),
-    }
+def cross_modal_mass(attentions: np.ndarray, n_text: int) -> ModalityMass:
+    """(L, H, S, S) joint attention with the text first -> how much each modality reads the other, per (layer,
+    head)."""
+    return ModalityMass(text_to_image=attentions[:, :, :n_text, n_text:].sum(axis=-1).mean(axis=-1),  # (L, H)
+                        image_to_text=attentions[:, :, n_text:, :n_text].sum(axis=-1).mean(axis=-1))  # (L, H)
 
 
 @torch.inference_mode()

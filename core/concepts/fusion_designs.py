@@ -96,8 +96,24 @@ def early_fusion(fusion, image: Image.Image, text: str, repeats: int = 3) -> Des
         c.num_hidden_layers * c.num_attention_heads * s * s, gflops, ms)
 
 
-def joint_sequence(text_tokens: int, image_tokens: int, audio_seconds: float) -> dict[str, int]:
-    """An illustration, not a model: how audio frames would join the same stream."""
-    audio = int(round(audio_seconds * AUDIO_FRAMES_PER_SECOND))
-    s = text_tokens + image_tokens + audio
-    return {"text": text_tokens, "image": image_tokens, "audio": audio, "joint": s, "attention_entries": s * s}
+@dataclass(frozen=True)
+class JointSequence:
+    """Token counts of one stream holding text, image and audio tokens (an illustration, not a model)."""
+
+    text: int
+    image: int
+    audio: int  # audio frames: AUDIO_FRAMES_PER_SECOND per second, as a Whisper-style encoder makes them
+
+    @property
+    def joint(self) -> int:
+        return self.text + self.image + self.audio
+
+    @property
+    def attention_entries(self) -> int:
+        """Query-key pairs per layer and head: the joint length, squared."""
+        return self.joint ** 2
+
+
+def joint_sequence(text_tokens: int, image_tokens: int, audio_seconds: float) -> JointSequence:
+    """How audio frames would join the same stream."""
+    return JointSequence(text_tokens, image_tokens, int(round(audio_seconds * AUDIO_FRAMES_PER_SECOND)))
