@@ -1,6 +1,7 @@
 import streamlit as st
 
 from components.sections.lesson import formulas_at, lesson_intro
+from components.sections.object_section import object_section
 from components.sections.patch_attention_section import patch_attention_section
 from components.sections.patch_sequence_section import patch_sequence_section
 from components.sections.patch_vector_section import patch_vector_section
@@ -12,23 +13,28 @@ from components.widgets.inputs import current, require_image
 from components.widgets.layer_head import layer_head_selectors
 from components.widgets.predict_reveal import patch_question, predict_toggle
 from components.widgets.presets import preset_buttons
+from components.widgets.vision_choice import vision_choice
 from core.attention import HEAD_MAX, HEAD_MEAN, LAYER_MEAN
 from core.classroom.page_table import page
+from core.inputs.images import sample_scene
 
 PAGE = page("patches")
 st.title("Patching: from pixels to a sequence of patch vectors")
 lesson_intro(PAGE.name)
 preset_buttons(PAGE.name)
 inputs = current()
-finer = inputs.pack == "hub" and st.toggle("Finer grid: 16 px patches (CLIP ViT-B/16, 14 x 14)", key="patching_16")
-view = models.patch_view(inputs.pack, require_image(inputs), "clip16" if finer else "clip")
+image_png = require_image(inputs)
+photo = sample_scene(inputs.image_name) is None
+choice = vision_choice(PAGE, inputs.pack, photo)
+view = models.vision_view(inputs.pack, image_png, choice.role, choice.side)
+st.sidebar.caption(f"Vision model on this page: {models.live_weights(inputs.pack, choice.role)}")
 n_layers, n_heads = view.attentions.shape[:2]
 deep_link.apply_view(PAGE.name, [LAYER_MEAN, *range(n_layers)], [HEAD_MEAN, HEAD_MAX, *range(n_heads)],
                      n_patches=view.n_patches)
 if predict_toggle(PAGE.keys):
     patch_question(PAGE.key("q"), "Where will the CLS token look in the last layer (mean over heads)? Click the "
                    "patch you expect to get the most attention.", view.model_image, view.grid,
-                   view.cls_to_patches(n_layers - 1, HEAD_MEAN).ravel(), (inputs.pack, inputs.image_name, finer))
+                   view.cls_to_patches(n_layers - 1, HEAD_MEAN).ravel(), (inputs.pack, inputs.image_name, choice.key))
 
 patch_sequence_section(view)
 patch = patch_vector_section(view, PAGE)
@@ -42,3 +48,5 @@ deep_link.publish(layer=layer, head=head, patch=patch,
 
 formulas_at(PAGE.name, "rollout")
 rollout_section(view)
+if view.features is not None:
+    object_section(view, inputs.image_name, models.image_size(image_png))

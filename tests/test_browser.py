@@ -30,7 +30,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-CHARTS = {"patches": 2, "cross-attention": 2, "clip-space": 2, "early-fusion": 1}  # Plotly charts, default view
+CHARTS = {"patches": 2, "cross-attention": 2, "clip-space": 2, "early-fusion": 1, "listening": 3}  # Plotly charts, default view
 PAGES = {"Home": ("Where text meets vision", 0)} | {  # sidebar link -> (heading text, charts expected)
     spec.title: (spec.title, CHARTS[spec.name]) for spec in PAGE_TABLE}
 ERROR_TEXTS = ("Traceback", "Error:", "Exception", "StreamlitAPIException")

@@ -14,6 +14,7 @@ import types
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from huggingface_hub import scan_cache_dir, try_to_load_from_cache
@@ -26,9 +27,11 @@ from tests.hub_standin import hub_standin, hub_standin_cache  # noqa: F401  (fix
 
 QUESTION = "What animal is in the photo?"
 # Facts of the real checkpoints (DESIGN.md, their model cards): parameters in millions, rounded.
-MILLIONS = {"clip": 151, "clip16": 150, "vqa": 361, "caption": 224, "fusion": 118}
+MILLIONS = {"clip": 151, "clip16": 150, "vqa": 361, "caption": 224, "fusion": 118, "vision": 22, "listen": 73,
+            "listen_fast": 38}
 PROCESSORS = {"clip": "CLIPProcessor", "clip16": "CLIPProcessor", "vqa": "BlipProcessor",
-              "caption": "BlipProcessor", "fusion": "ViltProcessor"}
+              "caption": "BlipProcessor", "fusion": "ViltProcessor", "vision": "BitImageProcessorPil",
+              "listen": "WhisperProcessor", "listen_fast": "WhisperProcessor"}
 
 
 @pytest.fixture
@@ -102,6 +105,14 @@ def test_every_role_loads_offline_with_the_real_architecture(role, hub_standin_c
             assert vision.last_hidden_state.shape == (1, 24 * 24 + 1, 768)  # 577 image tokens
             generated = model.generate(**batch, max_new_tokens=3)
             assert generated.ndim == 2 and isinstance(processor.decode(generated[0], skip_special_tokens=True), str)
+        elif role == "vision":  # the real DINOv2 ViT-S/14: 224 px centre crop, 16 x 16 patches of 14 px + CLS
+            out = model(**processor(images=photo, return_tensors="pt"), output_attentions=True)
+            assert out.last_hidden_state.shape == (1, 16 * 16 + 1, 384)
+            assert len(out.attentions) == 12 and out.attentions[0].shape == (1, 6, 257, 257)
+        elif role in ("listen", "listen_fast"):  # the real Whisper: 30 s window, 80 mels, 1500 encoder frames
+            features = processor(np.zeros(16000, np.float32), sampling_rate=16000, return_tensors="pt").input_features
+            assert tuple(features.shape) == (1, 80, 3000)
+            assert model.get_encoder()(features).last_hidden_state.shape[1] == 1500
         else:
             batch = processor(images=photo, text=QUESTION, return_tensors="pt")
             # shortest edge 384, the other side scaled (640 x 480 -> 512 x 384) and a multiple of 32

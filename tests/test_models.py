@@ -15,11 +15,14 @@ from tests.models import bundled
 def test_one_row_per_role_and_the_registry_reads_it():
     names = [r.name for r in roles.ROLE_TABLE]
     assert len(names) == len(set(names))
-    assert registry.ROLES == ("clip", "vqa", "caption", "fusion") and registry.OPTIONAL_ROLES == ("clip16",)
+    assert registry.ROLES == ("clip", "vqa", "caption", "fusion")
+    assert registry.OPTIONAL_ROLES == ("clip16", "vision", "listen", "listen_fast")
     for row in roles.ROLE_TABLE:
         assert registry.HUB_IDS[row.name] == row.hub_id == registry.spec("hub", row.name).source
         assert registry.MODEL_CLASSES[row.name] is row.model_class
-        assert registry.spec("bundled", row.name).source == str(registry.BUNDLED_DIR / row.bundled)
+        offline = row.offline.folder() if row.offline else registry.BUNDLED_DIR / row.bundled  # exactly one of them
+        assert (row.offline is None) != (row.bundled is None)
+        assert registry.spec("bundled", row.name).source == str(offline)
         assert row.family in models.FAMILIES
     with pytest.raises(ValueError, match="unknown role"):
         models.role("blip-large")
@@ -29,8 +32,12 @@ def test_one_row_per_role_and_the_registry_reads_it():
 def test_full_size_config_is_the_classes_own_and_max_tokens_is_its_text_limit(row):
     config = row.full_size()
     assert isinstance(config, row.model_class.config_class)
+    if not row.has_text:  # a vision backbone: no text side
+        assert row.max_tokens == 0
+        return
     text_config = getattr(config, "text_config", config)
-    assert row.max_tokens == text_config.max_position_embeddings
+    limit = getattr(text_config, "max_position_embeddings", None) or text_config.max_target_positions  # Whisper's
+    assert row.max_tokens == limit
 
 
 @pytest.mark.parametrize("name,grid", [("clip", (7, 7)), ("clip16", (14, 14)), ("vqa", (24, 24)),
@@ -120,8 +127,14 @@ def test_clip_positions_are_a_copy_without_the_cls_row():
 def test_only_the_registry_calls_from_pretrained():
     """One loading path: no adapter, concept or page loads a model or a processor by itself (remote code and
     pickles are checked over the same files by tests/test_registry.py)."""
+    import ast
+
+    def calls_from_pretrained(path) -> bool:
+        return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                   and node.func.attr == "from_pretrained" for node in ast.walk(ast.parse(path.read_text())))
+
     root = registry.REPO_ROOT
     callers = sorted(str(path.relative_to(root)) for folder in ("core", "components", "pages")
-                     for path in (root / folder).rglob("*.py") if ".from_pretrained(" in path.read_text())
+                     for path in (root / folder).rglob("*.py") if calls_from_pretrained(path))
     # core/shapes/train.py starts a role from the checkpoint it has just trained itself (offline, never at run time)
     assert callers == ["core/models/registry.py", "core/shapes/train.py"], callers

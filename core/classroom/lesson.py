@@ -45,6 +45,9 @@ FLAMINGO = Reading("Flamingo: a Visual Language Model for Few-Shot Learning", "A
                    "cross-attention layers slotted into a frozen language model: the idea at scale")
 ROLLOUT = Reading("Quantifying Attention Flow in Transformers", "Abnar and Zuidema, ACL 2020",
                   "https://arxiv.org/abs/2005.00928", "attention rollout: following attention through every layer")
+WHISPER = Reading("Robust Speech Recognition via Large-Scale Weak Supervision", "Radford et al., ICML 2023",
+                  "https://arxiv.org/abs/2212.04356",
+                  "the model on the listening page: an audio encoder and a text decoder joined by cross-attention")
 CHEFER = Reading("Generic Attention-model Explainability for Interpreting Bi-Modal and Encoder-Decoder "
                  "Transformers", "Chefer, Gur and Wolf, ICCV 2021", "https://arxiv.org/abs/2103.15679",
                  "relevance maps for cross- and co-attention models, beyond raw attention")
@@ -155,6 +158,30 @@ LESSONS: dict[str, Lesson] = {
                ("cross-modal mass", "the share of a token's attention that goes to the other modality"),
                ("late fusion", "separate encoders, combined only at the end (as in CLIP)")),
         reading=(VILT, FLAMINGO, CHEFER, ATTENTION),
+    ),
+    "listening": Lesson(
+        idea=(
+            "Cross-attention does not care where its keys come from. Whisper turns sound into a **log-mel "
+            "spectrogram**, and its audio encoder cuts it into **frames** of 20 ms: the audio's patches. The text "
+            "decoder writes the transcript one token at a time, and at every step each **text token** sends a "
+            "**query** to the frames' **keys** and mixes their **values**: the same softmax(QKᵀ/√d_k)V as the "
+            "image page, with frames where the patches were. Patches for images, frames for sound, tokens for text: "
+            "once everything is a sequence of vectors, one operation joins any two of them. Some heads follow the "
+            "speech so closely that Whisper reads **word times** off them."
+        ),
+        formulas=(
+            Formula(r"Q = X_{\mathrm{text}} W_Q,\qquad K = X_{\mathrm{audio}} W_K,\qquad V = X_{\mathrm{audio}} W_V",
+                    "Queries from the tokens written so far; keys and values from the encoder's audio frames."),
+            Formula(r"\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{QK^{\top}}{\sqrt{d_k}}\right) V",
+                    "Row t is token t's attention over the 1500 frames of Whisper's 30 s window: one row of the "
+                    "token x frame matrix.", where="matrix"),
+        ),
+        terms=(("log-mel spectrogram", "the sound's energy per frequency band (80 bands, mel-spaced) every 10 ms"),
+               ("encoder frame", "one 20 ms step of the audio encoder's output: a key and a value for the decoder"),
+               ("alignment heads", "cross-attention heads whose weights walk along the speech as the words do"),
+               ("dynamic time warping", "the monotonic path through the token x frame matrix that word times "
+                                        "are read from")),
+        reading=(WHISPER, ATTENTION, FLAMINGO),
     ),
 }
 

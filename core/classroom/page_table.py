@@ -49,6 +49,9 @@ PAGE_TABLE: tuple[PageSpec, ...] = (
              "contrastive training puts an image and its caption at the same coordinates", "CLIP"),
     PageSpec("early-fusion", "Early fusion", ":material/merge_type:", "pages/early_fusion.py", "fusion",
              "text tokens and image patches in one stream, self-attention across modalities from layer 0", "ViLT"),
+    PageSpec("listening", "Listening", ":material/hearing:", "pages/listen.py", "listen",
+             "text tokens send queries to 20 ms audio frames: the same cross-attention, with sound as keys and "
+             "values", "Whisper"),
 )
 NAMES = tuple(page.name for page in PAGE_TABLE)
 

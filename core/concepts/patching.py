@@ -2,7 +2,9 @@
 
 The CLIP vision tower resizes the image to a square, cuts it into P x P patches (an R x C grid, N = R*C of them),
 projects each patch to a vector, and prepends a CLS token: N + 1 tokens. `patch_view` returns exactly what the
-model received and the CLS row of every layer's self-attention.
+model received and the CLS row of every layer's self-attention. `photo_patch_view` does the same with DINOv2
+ViT-S/14 (real weights, 14 px patches, 224 or 448 px), the default for photos: the same view, so every section of
+the page reads both.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from PIL import Image
 
 from core.attention import select
 from core.attention.rollout import mean_attention_distance, rollout
-from core.models import clip
+from core.models import clip, dinov2
 
 
 @dataclass
@@ -33,6 +35,7 @@ class PatchView:
     attentions: np.ndarray
     patch_vectors: np.ndarray  # (n_patches, d): each patch after the linear projection, before positions
     position_embeddings: np.ndarray  # (n_patches, d): the learned position of each patch (CLS's left out)
+    features: np.ndarray | None = None  # (n_patches, d): the last layer's patch outputs (DINOv2 views only)
     # what the page redraws on every rerun from these arrays, computed once per view (it is shared, read-only)
     _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -61,6 +64,15 @@ class PatchView:
     def pca_rgb(self) -> np.ndarray:
         """(rows, cols, 3) uint8: the top 3 principal components of the patch vectors as colours."""
         return self._once("pca", self._principal_colours)
+
+    def feature_rgb(self) -> np.ndarray | None:
+        """(rows, cols, 3) float in [0, 1]: the last layer's patch features on their top 3 principal components
+        (patches of one object get one colour, with no label ever seen), or None when the view has no features."""
+        if self.features is None:
+            return None
+        from core.concepts.photo_patches import pca_rgb
+
+        return self._once("feature_pca", lambda: pca_rgb(self.features, self.grid))
 
     def rollout_into_cls(self, head_fusion: str, discard_ratio: float) -> np.ndarray:
         """(n_patches,): attention rollout over all layers, how much each patch flows into the final CLS."""
@@ -130,3 +142,16 @@ def patch_view(clip_model, processor, image: Image.Image) -> PatchView:
     return PatchView(model_image(pixel_values, processor.image_processor), clip.patch_size(clip_model), (rows, cols),
                      attentions, clip.patch_vectors(clip_model, pixel_values).float().numpy(),
                      clip.position_embeddings(clip_model))  # (N, d) each; positions: a copy, see its docstring
+
+
+@torch.inference_mode()
+def photo_patch_view(dino_model, processor, image: Image.Image, side: int = dinov2.DEFAULT_RESOLUTION) -> PatchView:
+    """DINOv2 on the photo's centre square at `side` px (224: 16 x 16 patches, 448: 32 x 32; core/models/dinov2.py)."""
+    p = dinov2.patch_size(dino_model)
+    pixels_in = dinov2.model_image(image, side, p)  # (side, side, 3) uint8: what the model sees
+    pixels = dinov2.pixel_values(pixels_in, processor)  # (1, 3, side, side)
+    out = dinov2.forward(dino_model, pixels, attentions=True)  # attentions (L, H, 1+N, 1+N)
+    return PatchView(pixels_in, p, out.grid, out.attentions,
+                     dinov2.patch_vectors(dino_model, pixels).float().numpy(),  # (N, d)
+                     dinov2.position_embeddings(dino_model, pixels),  # (N, d)
+                     features=dinov2.IMAGE_TOKENS.patches(out.last_hidden_state, axis=0).copy())  # (N, d)

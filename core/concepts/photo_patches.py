@@ -79,14 +79,28 @@ class PhotoPatches:
 
     def box_in_model(self, relative_box: Box) -> Box:
         """A box relative to the whole photo (0..1) -> model-image pixels, clipped to what the crop kept."""
-        width, height = self.photo_size
-        left, top, right, _ = self.crop
-        scale = self.model_image.shape[1] / (right - left)
-        side = float(self.model_image.shape[0])
-        x0, y0, x1, y1 = relative_box
-        xs = [min(max((x * width - left) * scale, 0.0), side) for x in (x0, x1)]
-        ys = [min(max((y * height - top) * scale, 0.0), side) for y in (y0, y1)]
-        return xs[0], ys[0], xs[1], ys[1]
+        return box_in_model(relative_box, self.photo_size, self.model_image.shape[0])
+
+
+def box_in_model(relative_box: Box, photo_size: tuple[int, int], side: int) -> Box:
+    """A box relative to the whole photo (0..1) -> pixels of the side x side model image (the photo's centre square,
+    core/models/dinov2.py), clipped to what the crop kept."""
+    width, height = photo_size
+    left, top, right, _ = dinov2.square_crop(photo_size)
+    scale = side / (right - left)
+    x0, y0, x1, y1 = relative_box
+    xs = [min(max((x * width - left) * scale, 0.0), float(side)) for x in (x0, x1)]
+    ys = [min(max((y * height - top) * scale, 0.0), float(side)) for y in (y0, y1)]
+    return xs[0], ys[0], xs[1], ys[1]
+
+
+def layer_box_shares(cls_attention: np.ndarray, grid: tuple[int, int], box: Box, patch_size: int = 14
+                     ) -> tuple[np.ndarray, float]:
+    """cls_attention: (layers, heads, N) -> ((layers,) share of CLS's attention, mean over heads, inside the box in
+    each layer; the box's area share)."""
+    mean = cls_attention.mean(axis=1)  # (L, N)
+    shares = [box_share(row, grid, box, patch_size)[0] for row in mean]
+    return np.asarray(shares, dtype=np.float32), box_share(mean[0], grid, box, patch_size)[1]
 
 
 def box_share(attention: np.ndarray, grid: tuple[int, int], box: Box, patch_size: int = 14) -> tuple[float, float]:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from core.models import blip, clip, vilt
+from core.models import blip, clip, dinov2, vilt, whisper
 from core.models.roles import BY_NAME, ROLE_TABLE, Role, role
 from core.models.tokens import ImageTokens
 
-FAMILIES: dict[str, ModuleType] = {"clip": clip, "blip": blip, "vilt": vilt}
+FAMILIES: dict[str, ModuleType] = {"clip": clip, "blip": blip, "vilt": vilt, "dinov2": dinov2, "whisper": whisper}
 
 
 def adapter(role_name: str) -> ModuleType:

@@ -102,3 +102,17 @@ def full_size_processor():
     from core.models.dinov2_onnx import image_processor
 
     return image_processor()
+
+
+def patch_vectors(model, pixels: torch.Tensor) -> torch.Tensor:
+    """(N, d): each patch of the first image after the linear projection (a 14 x 14 conv), before positions."""
+    return model.embeddings.patch_embeddings(pixels)[0]
+
+
+def position_embeddings(model, pixels: torch.Tensor) -> np.ndarray:
+    """(N, d): the position added to each patch at this input size. Stored for a 37 x 37 grid (518 px) and
+    interpolated bicubically to the input's grid, exactly as the forward does; the CLS row left out. A copy."""
+    n_patches = int(np.prod(grid(model, pixels)))
+    placeholder = torch.zeros(1, IMAGE_TOKENS.n_prefix + n_patches, model.config.hidden_size)  # only its shape is read
+    table = model.embeddings.interpolate_pos_encoding(placeholder, pixels.shape[2], pixels.shape[3])[0]  # (1 + N, d)
+    return IMAGE_TOKENS.patches(table.detach().float().numpy(), axis=0).copy()

@@ -55,10 +55,12 @@ def _cached(repo_id: str, filename: str) -> str | None:
     return path if isinstance(path, str) else None
 
 
-def missing_files(repo_id: str) -> tuple[str, ...]:
+def missing_files(repo_id: str, text: bool = True) -> tuple[str, ...]:
     """The files `from_pretrained` will need that the local cache lacks (empty: loads with no network).
-    Weights count as present when `model.safetensors` is, or its index and every shard it names."""
-    missing = [name for name in NEEDED_FILES if _cached(repo_id, name) is None]
+    Weights count as present when `model.safetensors` is, or its index and every shard it names. `text=False`: a
+    checkpoint without a tokenizer (a vision backbone)."""
+    needed = NEEDED_FILES if text else tuple(n for n in NEEDED_FILES if n != "tokenizer_config.json")
+    missing = [name for name in needed if _cached(repo_id, name) is None]
     if _cached(repo_id, WEIGHTS) is None:
         index = _cached(repo_id, WEIGHTS_INDEX)
         try:
@@ -68,7 +70,7 @@ def missing_files(repo_id: str) -> tuple[str, ...]:
         absent = [s for s in shards if _cached(repo_id, s) is None]
         if not shards or absent:
             missing.append(WEIGHTS if not shards else absent[0])
-    if not any(all(_cached(repo_id, name) for name in form) for form in VOCABULARIES):
+    if text and not any(all(_cached(repo_id, name) for name in form) for form in VOCABULARIES):
         missing.append("the tokenizer's vocabulary (tokenizer.json or vocab files)")
     return tuple(missing)
 

