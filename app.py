@@ -11,10 +11,15 @@ from components.widgets.presets import classroom_links
 from core.classroom.page_table import PAGE_TABLE, home_table
 
 HOME_TEXT = f"""
-How does a transformer that reads words come to *see*? {len(PAGE_TABLE)} pages, one idea each, each run live on a
-real model:
+How does a transformer that reads words come to *see*, and to *hear*? {len(PAGE_TABLE)} pages, one idea each, each
+run live on a real model:
 
 {home_table()}
+
+The thread through them: a transformer only ever reads a sequence of vectors. **Patches** make an image into one,
+**frames** make sound into one, **tokens** make text into one. Cross-attention is then the same operation whether
+its keys and values come from image patches (Cross-attention) or from 20 ms audio frames (Listening): the text's
+queries, softmax(QKᵀ/√d_k)V, a context vector per token. Early fusion puts every modality in one stream instead.
 
 Pick an image and type a question in the sidebar: they follow you from page to page.
 """
@@ -28,7 +33,8 @@ BUNDLED_NOTE = (
     "You are on the **bundled** pack: tiny models of the same classes as the real checkpoints, trained in minutes "
     "on a synthetic *shapes world* (coloured circles, squares and triangles). Because every scene is drawn by the "
     "app, we know where each object is, so you can check whether *red* really looks at the red object. Try the "
-    "shapes samples and questions like *what color is the circle?*"
+    "shapes samples and questions like *what color is the circle?* Two pages run real weights installed with the "
+    "app: **Patching** on photos (DINOv2 ViT-S/14) and **Listening** (Whisper base and tiny.en)."
 )
 
 

@@ -23,3 +23,14 @@ def test_caption_and_vilt_beat_chance(role):
     """Chance: 50% for ViLT (two colours in the scene); ~0 for an exact caption."""
     loaded = bundled(role)
     assert evaluate.SCORERS[role](loaded.model, loaded.processor, SEEDS) > 0.6
+
+
+def test_the_evaluate_command_times_speech_against_known_word_times(capsys):
+    from core import evaluate as command
+
+    assert command.main(["--speech"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == len(command.SPEECH_ROLES) and all("word centres inside" in line for line in lines)
+    base = next(s for s in command.speech_scores(("listen",)))
+    assert base.words == 13 and base.share >= 0.9 and base.transcripts_right == base.clips
+    assert f"{base.hits}/{base.words}" in lines[0]

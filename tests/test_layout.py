@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OFFLINE = {"core.shapes.train", "core.shapes.evaluate"}  # commands run by hand, never by the app
+OFFLINE = {"core.shapes.train", "core.shapes.evaluate", "core.evaluate"}  # commands run by hand, never by the app
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -65,7 +65,9 @@ def _image_from_upload(data: bytes | None, what: str) -> bytes | None:
     return upload_png(data)
 
 
-PACK_WORDS = {"hub": "the real checkpoints", "bundled": "tiny models trained on the shapes world"}
+PACK_WORDS = {"hub": "the real checkpoints",
+              "bundled": "tiny models trained on the shapes world; real DINOv2 and Whisper weights installed with "
+                         "the app"}
 
 
 def pack_caption(pack: str, choice: registry.PackChoice) -> str:
@@ -121,7 +123,8 @@ def render_sidebar() -> Inputs:
                                   "it; several lines are read as one.")
     sample = images.samples().get(source)
     if pack == "bundled" and (sample is None or sample.kind == "photo"):
-        sidebar.caption("The bundled models only know the shapes world: on photos their answers are guesses.")
+        sidebar.caption("The bundled CLIP, BLIP and ViLT only know the shapes world: on photos their answers are "
+                        "guesses. Patching (DINOv2) and Listening (Whisper) run real weights.")
     fitted = text_limits.prepare(text, pack)  # cleaned, and cut to the tightest model's max tokens
     for note in fitted.notes:
         sidebar.info(f"Note: {note}")

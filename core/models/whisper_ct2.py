@@ -34,7 +34,7 @@ from core.models.weight_cache import MissingWeightsError, check_digests, convert
 
 SIZES = ("tiny.en", "base")
 
-CONVERTER_VERSION = 2  # bump when the written folder changes for the same sources
+CONVERTER_VERSION = 3  # bump when the written folder changes for the same sources
 
 
 @dataclass(frozen=True)
@@ -398,7 +398,9 @@ def write_converted(size: str, dirs: tuple[Path, ...], out: Path) -> None:
     model.eval()
     model.save_pretrained(out, safe_serialization=True)
     tokenizer_path = dirs[src.tokenizer[0]] / src.tokenizer[1]
-    processor(tokenizer_path, ids, config.num_mel_bins).save_pretrained(out)
+    whisper_processor = processor(tokenizer_path, ids, config.num_mel_bins)
+    whisper_processor.save_pretrained(out)  # processor_config.json, tokenizer files
+    whisper_processor.feature_extractor.save_pretrained(out)  # preprocessor_config.json, as the hub repos carry it
     (out / "provenance.json").write_text(json.dumps({**PROVENANCE[size], "converter": CONVERTER_VERSION},
                                                     indent=1))
 
