@@ -1,0 +1,159 @@
+"""The attention explorer's payload: every layer's and head's attention maps in one compact binary message.
+
+Pure numpy (no Streamlit), so the encoding is tested on its own. The browser gets the payload once per result and
+draws every view from it (components/widgets/attention_explorer.py): no script rerun for a hover, a layer or a head.
+
+Layout (all integers little-endian):
+    b"AEX1" | uint32 header length | header (UTF-8 JSON) | zero padding to 4 bytes | sections
+The header names each section's [offset, length] in bytes from the start of the payload:
+    "maps":   uint8 (layers, heads, queries, keys), C order; value = q / 255 * scale[layer, head]
+    "scales": float32 (layers, heads); each (layer, head) view's largest weight, so q = 255 is that view's maximum
+    "image":  PNG or JPEG bytes (absent when there is no image), header "image_mime" says which
+Per-view scales keep a quiet head readable (one global scale would leave it a few levels of grey) and make the
+colour scale of a view fixed: the view's max is known before any query is hovered.
+
+Size: BLIP's 12 layers x 12 heads x 10 tokens x 576 patches is 829,440 bytes of maps + 576 bytes of scales + the
+image (a 384 px JPEG: ~20-40 KB); raw bytes, not base64, so ~0.9 MB a result.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+MAGIC = b"AEX1"
+LEVELS = 255  # uint8: the quantisation step of a view is its scale / 255
+JPEG_QUALITY = 90
+HEAD_MEAN, HEAD_MAX, LAYER_MEAN = "mean", "max", "mean"  # as core.attention.Reduce's values (str enums)
+
+
+def quantise(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(L, H, Q, K) float -> (uint8 (L, H, Q, K), float32 scales (L, H)). Round-trip error <= scale / 510."""
+    if maps.ndim != 4:
+        raise ValueError(f"expected (layers, heads, queries, keys), got shape {maps.shape}")
+    values = np.asarray(maps, dtype=np.float32)
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError("attention maps must be finite and non-negative")
+    scales = values.max(axis=(2, 3)).astype(np.float32)  # (L, H)
+    safe = np.where(scales > 0, scales, 1.0)[:, :, None, None]
+    codes = np.rint(values / safe * LEVELS).clip(0, LEVELS).astype(np.uint8)  # (L, H, Q, K)
+    return codes, scales
+
+
+def dequantise(codes: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """(L, H, Q, K) uint8, (L, H) -> float32 (L, H, Q, K)."""
+    return codes.astype(np.float32) * (scales[:, :, None, None] / LEVELS)
+
+
+def view(maps: np.ndarray, layer, head) -> np.ndarray:
+    """(L, H, Q, K) -> (Q, K), exactly as the browser computes a view: a layer index or "mean"; a head index,
+    "mean" or "max" (the mean over layers first, then the head reduction: core.attention.select's order)."""
+    per_layer = maps.mean(axis=0) if layer == LAYER_MEAN else maps[int(layer)]  # (H, Q, K)
+    if head == HEAD_MEAN:
+        return per_layer.mean(axis=0)
+    if head == HEAD_MAX:
+        return per_layer.max(axis=0)
+    return per_layer[int(head)]
+
+
+def image_bytes(image: np.ndarray) -> tuple[bytes, str]:
+    """(H, W, 3) uint8 -> (bytes, mime): PNG for drawn scenes (flat colours), JPEG for photos when PNG is more
+    than twice its size (patch_overlay's rule)."""
+    from PIL import Image
+
+    picture = Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8))
+    png, jpeg = io.BytesIO(), io.BytesIO()
+    picture.save(png, format="PNG")
+    picture.save(jpeg, format="JPEG", quality=JPEG_QUALITY)
+    if len(png.getvalue()) > 2 * len(jpeg.getvalue()):
+        return jpeg.getvalue(), "image/jpeg"
+    return png.getvalue(), "image/png"
+
+
+def encode(maps: np.ndarray, query_labels: list[str], key_grid: tuple[int, int] | None = None,
+           image: np.ndarray | None = None, title: str = "", selected: dict | None = None,
+           key_labels: list[str] | None = None, name: str = "") -> bytes:
+    """The payload for (L, H, Q, K) maps. key_grid: (rows, cols) when the keys are image patches in reading order
+    (rows * cols == K); None draws the keys as a 1-D strip (audio frames). selected: the view to open with,
+    {layer, head, query, key} (any may be missing). name: the explorer's name in the page (its widget key), for
+    tests and the benchmark (window.__aex[name]).
+
+    header["digest"] names the result (maps, labels, grid, image, title): the browser keeps its explorer, and the
+    user's place in it, while the digest stays the same; only `selected` changing moves the view."""
+    codes, scales = quantise(maps)
+    n_layers, n_heads, n_queries, n_keys = codes.shape
+    if len(query_labels) != n_queries:
+        raise ValueError(f"{len(query_labels)} query labels for {n_queries} queries")
+    if key_grid is not None and key_grid[0] * key_grid[1] != n_keys:
+        raise ValueError(f"{n_keys} keys do not fill a {key_grid[0]}x{key_grid[1]} grid")
+    if key_labels is not None and len(key_labels) != n_keys:
+        raise ValueError(f"{len(key_labels)} key labels for {n_keys} keys")
+    sections = {"maps": codes.tobytes(), "scales": scales.astype("<f4").tobytes()}
+    header = {"layers": n_layers, "heads": n_heads, "queries": n_queries, "keys": n_keys,
+              "grid": list(key_grid) if key_grid is not None else None, "labels": [str(s) for s in query_labels],
+              "key_labels": key_labels, "title": title, "selected": selected or {}, "name": name}
+    if image is not None:
+        sections["image"], header["image_mime"] = image_bytes(image)
+    digest = hashlib.blake2b(json.dumps([header["labels"], header["grid"], key_labels, title]).encode(),
+                             digest_size=12)
+    for part in sections.values():
+        digest.update(part)
+    header["digest"] = digest.hexdigest()
+    # offsets depend on the header's length, which depends on the offsets: lay out with a fixed-width placeholder
+    order = list(sections)
+    header["offsets"] = {name: [0, 0] for name in order}
+    for _ in range(2):
+        head = json.dumps(header, separators=(",", ":")).encode()
+        start = _aligned(8 + len(head) + 32)  # slack so the final header (wider numbers) still fits
+        offset = start
+        for name in order:
+            header["offsets"][name] = [offset, len(sections[name])]
+            offset = _aligned(offset + len(sections[name]))
+    head = json.dumps(header, separators=(",", ":")).encode()
+    if 8 + len(head) > start:
+        raise AssertionError("payload header outgrew its slot")  # cannot happen: the slack covers digit growth
+    out = bytearray(offset)
+    out[:8] = MAGIC + struct.pack("<I", len(head))
+    out[8:8 + len(head)] = head
+    for name in order:
+        at, length = header["offsets"][name]
+        out[at:at + length] = sections[name]
+    return bytes(out)
+
+
+def _aligned(n: int) -> int:
+    return (n + 3) // 4 * 4
+
+
+@dataclass
+class Decoded:
+    header: dict
+    codes: np.ndarray  # (L, H, Q, K) uint8
+    scales: np.ndarray  # (L, H) float32
+    image: bytes | None
+
+    @property
+    def maps(self) -> np.ndarray:
+        return dequantise(self.codes, self.scales)
+
+
+def decode(payload: bytes) -> Decoded:
+    """The inverse of `encode` (what the browser does), for tests."""
+    if payload[:4] != MAGIC:
+        raise ValueError("not an attention explorer payload")
+    (length,) = struct.unpack("<I", payload[4:8])
+    header = json.loads(payload[8:8 + length])
+    shape = (header["layers"], header["heads"], header["queries"], header["keys"])
+
+    def section(name: str) -> bytes:
+        at, size = header["offsets"][name]
+        return payload[at:at + size]
+
+    codes = np.frombuffer(section("maps"), dtype=np.uint8).reshape(shape)
+    scales = np.frombuffer(section("scales"), dtype="<f4").reshape(shape[:2])
+    image = section("image") if "image" in header["offsets"] else None
+    return Decoded(header, codes, scales, image)

@@ -1,0 +1,69 @@
+"""A test harness for the attention explorer (tests/test_browser_explorer.py, bench/browser.py):
+`streamlit run tests/explorer_app.py`. Two explorers: the bundled BLIP's real cross-attention on a shapes scene,
+and a full-size BLIP-shaped payload (12 layers x 12 heads x 10 tokens x 576 patches on a 24 x 24 grid) of random
+but structured weights. Every script run adds one to a counter shown on the page, so a test sees any rerun; a pin
+is shown as text and written into the URL (the pages do that with deep_link.publish)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import streamlit as st  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from components.sections.explorer_section import explorer_for, explorer_section  # noqa: E402
+from components.service import models  # noqa: E402
+from core.inputs import images  # noqa: E402
+
+SCENE = "shapes: two objects"
+BIG = (12, 12, 10, 576)  # BLIP base: layers, heads, question tokens, 24 x 24 patches (CLS dropped)
+BIG_TOKENS = ["[CLS]", "what", "color", "is", "the", "cat", "'", "s", "eyes", "?"]
+
+
+@st.cache_data
+def full_size_maps(seed: int = 0) -> np.ndarray:
+    """(12, 12, 10, 576) softmax rows, each (layer, head, token) a blob at its own place: views differ visibly."""
+    rng = np.random.default_rng(seed)
+    layers, heads, tokens, n = BIG
+    side = int(n ** 0.5)
+    yy, xx = np.mgrid[0:side, 0:side]
+    centres = rng.uniform(2, side - 2, size=(layers, heads, tokens, 2))
+    width = rng.uniform(1.5, 5.0, size=(layers, heads, tokens, 1, 1))
+    d2 = (yy - centres[..., 0, None, None]) ** 2 + (xx - centres[..., 1, None, None]) ** 2  # (L, H, T, s, s)
+    logits = -d2 / (2 * width ** 2) * rng.uniform(1, 4, size=(layers, heads, 1, 1, 1))
+    logits = logits.reshape(layers, heads, tokens, n) + rng.normal(0, 0.3, size=(layers, heads, tokens, n))
+    weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return (weights / weights.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+@st.cache_data
+def full_size_image() -> np.ndarray:
+    png = images.sample_png("photo: cat" if "photo: cat" in images.samples() else SCENE)
+    return np.asarray(images.load_image(png).convert("RGB").resize((384, 384), Image.Resampling.BILINEAR))
+
+
+st.session_state["runs"] = st.session_state.get("runs", 0) + 1
+st.title("Attention explorer harness")
+st.caption(f"script runs: {st.session_state['runs']}")
+
+which = st.query_params.get("only", "both")
+if which in ("both", "bundled"):
+    result = models.ask("bundled", images.sample_png(SCENE), "what color is the circle?")
+    pinned = explorer_section(result, key="explorer_bundled")
+    st.text(f"pinned explorer_bundled: {json.dumps(pinned, default=str)}")
+if which in ("both", "big"):
+    pinned_big = explorer_for(full_size_maps(), BIG_TOKENS, (24, 24), full_size_image(), key="explorer_big",
+                              selected={"layer": 11, "head": "mean", "query": 5}, title="Full-size BLIP shapes",
+                              on_pin=lambda sel: st.session_state.update(pinned_by_callback=sel))
+    st.text(f"pinned explorer_big: {json.dumps(pinned_big, default=str)}")
+    st.text(f"on_pin saw: {json.dumps(st.session_state.get('pinned_by_callback'), default=str)}")
+    if pinned_big:
+        st.query_params.update({"layer": str(pinned_big["layer"]), "head": str(pinned_big["head"]),
+                                "token": str(pinned_big["query"]),
+                                **({"patch": str(pinned_big["key"])} if pinned_big["key"] is not None else {})})

@@ -1,0 +1,179 @@
+"""The attention explorer in a real browser (Debian's chromium via Playwright) against `streamlit run
+tests/explorer_app.py`: hovering a token paints its row and its heatmap, hovering a patch paints the token bars,
+none of it reruns the script; a click pins, reaches Python and the URL; the arrow keys move the selection.
+Screenshots go to test-artifacts/."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, explorer, serve, wait_for_explorer
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements-dev.txt")
+BIG = "explorer_big"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with serve() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"chromium not found at {CHROMIUM}: install Debian's chromium (see .ci/run)")
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _runs(page) -> str:
+    return page.get_by_text("script runs:").inner_text()
+
+
+def _picture_pixels(root) -> list[int]:
+    """The image canvas's RGBA pixels, sampled on a coarse lattice (what the user sees)."""
+    return root.locator(".aex-image").evaluate(
+        """(c) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, out = [];
+                    for (let i = 0; i < d.length; i += 4 * 97) out.push(d[i], d[i + 1], d[i + 2]); return out; }""")
+
+
+def _patch_centre(root, index: int, cols: int = 24) -> tuple[float, float]:
+    box = root.locator(".aex-image").bounding_box()
+    r, c = divmod(index, cols)
+    return box["x"] + (c + 0.5) * box["width"] / cols, box["y"] + (r + 0.5) * box["height"] / cols
+
+
+def _settled(page, root, paints_before: int) -> None:
+    page.wait_for_function("([el, n]) => Number(el.dataset.paints) > n", arg=[root.element_handle(), paints_before],
+                           timeout=10_000)
+    page.wait_for_timeout(50)
+
+
+@pytest.fixture(scope="module")
+def page(server, browser):
+    page = browser.new_page(viewport={"width": 1300, "height": 1500})
+    page.goto(server + "/?only=big")
+    wait_for_explorer(page, BIG)
+    page.wait_for_timeout(1500)  # the first run has finished
+    yield page
+    page.close()
+
+
+def test_hovering_a_token_paints_its_row_and_heatmap_without_a_rerun(page):
+    root = explorer(page, BIG)
+    runs = _runs(page)
+    assert root.get_attribute("data-query") == "5"  # the harness opens on token 5 ("cat")
+    before_pixels, before_argmax = _picture_pixels(root), root.get_attribute("data-heat-argmax")
+    paints = int(root.get_attribute("data-paints"))
+    root.locator('.aex-chip[data-q="2"]').hover()
+    _settled(page, root, paints)
+    assert root.get_attribute("data-hovered-token") == "2"
+    assert root.get_attribute("data-query") == "2"
+    assert "on" in root.locator('.aex-rowlabel[data-q="2"]').get_attribute("class")  # the matrix row lights up
+    assert "on" not in root.locator('.aex-rowlabel[data-q="5"]').get_attribute("class")
+    row_box = root.locator(".aex-rowhl").bounding_box()
+    label_box = root.locator('.aex-rowlabel[data-q="2"]').bounding_box()
+    assert abs(row_box["y"] - label_box["y"]) < 2  # the highlight sits on row 2
+    after_pixels = _picture_pixels(root)
+    assert after_pixels != before_pixels  # the heatmap over the image was repainted
+    assert root.get_attribute("data-heat-argmax") != before_argmax  # for token 2's own weights
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "explorer-hover-token.png"), full_page=True)
+    assert _runs(page) == runs
+
+
+def test_hovering_a_patch_paints_the_token_bars_without_a_rerun(page):
+    root = explorer(page, BIG)
+    runs = _runs(page)
+    paints = int(root.get_attribute("data-paints"))
+    page.mouse.move(*_patch_centre(root, 3 * 24 + 4))
+    _settled(page, root, paints)
+    assert root.get_attribute("data-hovered-patch") == str(3 * 24 + 4)
+    first = [root.locator(f'.aex-chip[data-q="{q}"]').get_attribute("data-value") for q in range(10)]
+    assert all(v for v in first)  # every token shows how much it looked at the patch
+    col = root.locator(".aex-colhl")
+    assert col.is_visible()
+    paints = int(root.get_attribute("data-paints"))
+    page.mouse.move(*_patch_centre(root, 20 * 24 + 18))
+    _settled(page, root, paints)
+    assert root.get_attribute("data-hovered-patch") == str(20 * 24 + 18)
+    second = [root.locator(f'.aex-chip[data-q="{q}"]').get_attribute("data-value") for q in range(10)]
+    assert second != first
+    matrix, column = root.locator(".aex-matcanvas").bounding_box(), col.bounding_box()
+    assert abs((column["x"] - matrix["x"]) / matrix["width"] - (20 * 24 + 18) / 576) < 0.01  # the column lights up
+    page.screenshot(path=str(ARTIFACTS / "explorer-hover-patch.png"), full_page=True)
+    assert _runs(page) == runs
+
+
+def test_layer_head_and_head_tiles_switch_without_a_rerun(page):
+    root = explorer(page, BIG)
+    runs = _runs(page)
+    max_before = root.get_attribute("data-view-max")
+    root.locator('.aex-pills[data-kind="layer"] .aex-pill[data-value="3"]').click()
+    page.wait_for_function("(el) => el.dataset.layer === '3'", arg=root.element_handle())
+    root.locator('.aex-tile[data-h="7"]').click()
+    page.wait_for_function("(el) => el.dataset.head === '7'", arg=root.element_handle())
+    assert root.get_attribute("data-view-max") != max_before
+    entropies = [float(root.locator(f'.aex-tile[data-h="{h}"]').get_attribute("data-entropy")) for h in range(12)]
+    orders = [int(root.locator(f'.aex-tile[data-h="{h}"]').evaluate("(t) => t.style.order")) for h in range(12)]
+    assert [h for _, h in sorted(zip(orders, range(12)))] == sorted(range(12), key=lambda h: entropies[h])
+    assert _runs(page) == runs
+
+
+def test_a_click_pins_and_reaches_python_and_the_url(page):
+    root = explorer(page, BIG)
+    runs = _runs(page)
+    page.mouse.move(*_patch_centre(root, 10 * 24 + 11))
+    page.mouse.click(*_patch_centre(root, 10 * 24 + 11))
+    root.locator('.aex-chip[data-q="8"]').click()  # a second pin: token 8 ("eyes")
+    page.get_by_text('"query": 8').first.wait_for(timeout=30_000)
+    shown = page.get_by_text("pinned explorer_big:").inner_text()
+    pinned = json.loads(shown.split(":", 1)[1])
+    assert pinned == {"layer": 3, "head": 7, "query": 8, "key": 10 * 24 + 11}
+    assert json.loads(page.get_by_text("on_pin saw:").inner_text().split(":", 1)[1]) == pinned  # before the rerun
+    assert _runs(page) != runs  # the pin is the one thing that reruns
+    page.wait_for_function("() => new URL(location.href).searchParams.get('token') === '8'", timeout=30_000)
+    query = parse_qs(urlsplit(page.url).query)
+    assert query["patch"] == [str(10 * 24 + 11)] and query["layer"] == ["3"] and query["head"] == ["7"]
+    assert root.get_attribute("data-pinned-query") == "8"  # the rerun kept the explorer where it was
+
+
+def test_arrow_keys_move_the_selection(page):
+    root = explorer(page, BIG)
+    page.mouse.move(5, 5)  # the pointer off the explorer: the keyboard's selection shows
+    root.locator(".aex-tokens").focus()
+    root.locator(".aex-tokens").press("ArrowLeft")
+    page.wait_for_function("(el) => el.dataset.pinnedQuery === '7'", arg=root.element_handle())
+    assert root.get_attribute("data-query") == "7"
+    root.locator(".aex-image").focus()
+    root.locator(".aex-image").press("ArrowDown")
+    page.wait_for_function(f"(el) => el.dataset.pinnedKey === '{11 * 24 + 11}'", arg=root.element_handle())
+    root.locator(".aex-image").press("ArrowRight")
+    page.wait_for_function(f"(el) => el.dataset.pinnedKey === '{11 * 24 + 12}'", arg=root.element_handle())
+    runs = _runs(page)
+    root.locator(".aex-image").press("Enter")  # Enter pins it
+    page.get_by_text(f'"key": {11 * 24 + 12}').first.wait_for(timeout=30_000)
+    assert _runs(page) != runs
+
+
+def test_the_bundled_model_explorer_renders_the_real_result(server, browser):
+    page = browser.new_page(viewport={"width": 1300, "height": 1500})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server + "/?only=bundled")
+    root = wait_for_explorer(page, "explorer_bundled")
+    assert root.locator(".aex-chip").count() == root.locator(".aex-rowlabel").count() >= 3
+    assert root.locator(".aex-tile").count() >= 1
+    root.locator(".aex-chip").first.hover()
+    page.wait_for_function("(el) => el.dataset.hoveredToken === '0'", arg=root.element_handle())
+    page.screenshot(path=str(ARTIFACTS / "explorer-bundled.png"), full_page=True)
+    assert not errors
+    page.close()
