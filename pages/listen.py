@@ -25,8 +25,12 @@ role = WHISPERS[st.radio("Model", list(WHISPERS), horizontal=True, key=PAGE.key(
 st.sidebar.caption(f"Speech model on this page: {models.live_weights(inputs.pack, role)}")
 heard = models.listen(inputs.pack, sound.wav, role)
 n_layers, n_heads = heard.cross_attention.shape[:2]
-deep_link.apply_view(PAGE.name, [LAYER_MEAN, *range(n_layers)], [HEAD_MEAN, HEAD_MAX, *range(n_heads)],
-                     n_tokens=len(heard.tokens))
+linked = deep_link.apply_view(PAGE.name, [LAYER_MEAN, *range(n_layers)], [HEAD_MEAN, HEAD_MAX, *range(n_heads)],
+                              n_tokens=len(heard.tokens))
+if linked:  # the page picks words, a link carries a token; a link's layer or head means "one layer and head"
+    st.session_state[PAGE.key("word")] = heard.word_of(st.session_state.get(PAGE.key("token"), 0))
+    if linked.layer is not None or linked.head is not None:
+        st.session_state[PAGE.key("which")] = ONE
 
 word = transcript_section(heard, sound, PAGE.keys)
 if not heard.tokens:

@@ -26,6 +26,11 @@ TRUE_COLOUR = "#2ca02c"
 PREDICTED_COLOUR = "#ff7f0e"
 WORD_COLOUR = "#1f77b4"
 
+# Plotly's Magma with its first stop #000004 made #000000: Streamlit's chart theme takes #000004 for a placeholder
+# colour and paints it pink (#ffabab) in the browser, which turned the spectrogram's silence pink.
+MAGMA = [[i / 9, colour] for i, colour in enumerate(
+    ["#000000", "#180f3d", "#440f76", "#721f81", "#9e2f7f", "#cd4071", "#f1605d", "#fd9668", "#feca8d", "#fcfdbf"])]
+
 
 def _label(text: str) -> str:
     return html.escape(str(text), quote=False)
@@ -95,7 +100,7 @@ def spectrogram_attention(log_mel: np.ndarray, attention: np.ndarray, tokens: Se
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.45, 0.55])
     fig.add_trace(go.Heatmap(
         z=_compact(mel_binned, 2), x=_compact(mel_x, 3), y=np.arange(mel.shape[0]),
-        colorscale="Magma", showscale=False, name="log-mel",
+        colorscale=MAGMA, showscale=False, name="log-mel",
         hovertemplate="time %{x:.2f} s<br>mel bin %{y}<br>log-mel %{z:.2f}<extra></extra>",
     ), row=1, col=1)
     fig.add_trace(go.Heatmap(

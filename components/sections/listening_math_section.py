@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.concepts.listening_math import ListeningMath
+from core.inputs.text_limits import escape_markdown
 
 SHOWN_DIMS = 8  # the first dimensions of q and k: enough to see a dot product being summed
 
@@ -15,7 +16,8 @@ def _seconds(frame: int, frame_seconds: float) -> str:
 def listening_math_section(math: ListeningMath, token_label: str, frame_seconds: float = 0.02) -> None:
     """Pure display of a recomputed cross-attention weight: no model calls."""
     st.markdown(
-        f"Layer {math.layer}, head {math.head}: the decoder position reading **{token_label}** asks audio frame "
+        f"Layer {math.layer}, head {math.head}: the decoder position that writes "
+        f"**{escape_markdown(token_label.strip())}** asks audio frame "
         f"**{math.frame}** ({_seconds(math.frame, frame_seconds)}). $q$, $k$ and $v$ each have "
         f"$d = {math.d_head}$ numbers; the softmax runs over all {len(math.weights)} frames of the 30 s window."
     )

@@ -47,6 +47,10 @@ class Listening:
     duration: float
     decoder_ids: list[int]
 
+    def word_of(self, token: int) -> int:
+        """The index of the word that text token `token` spells part of (0 when there are no words)."""
+        return next((i for i, w in enumerate(self.words) if w.token_span[0] <= token < w.token_span[1]), 0)
+
     def decoder_row(self, token: int) -> int:
         """The decoder position whose query predicts text token `token` (an off-by-one shifts every word)."""
         return len(self.prompt_tokens) - 1 + token
