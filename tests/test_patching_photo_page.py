@@ -78,3 +78,15 @@ def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def test_a_patch_chosen_on_a_finer_grid_survives_a_coarser_one():
+    """Patch 300 exists at 448 px (32 x 32) but not on the shapes CLIP's 8 x 8 grid: the page picks a patch there."""
+    at = on_image("photo: coffee")
+    at.radio(key="patching_side").set_value(448).run()
+    at.session_state["patching_patch"] = 300
+    at.run()
+    assert not at.exception
+    at.sidebar.selectbox(key="image_source").set_value("shapes: two objects").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["patching_patch"] < 64

@@ -16,7 +16,7 @@ def patch_vector_section(view: PatchView, page: PageSpec) -> int:
     rows, cols = view.grid
     height, width = view.model_image.shape[:2]
     st.header("2. Patch → vector")
-    if page.key("patch") not in st.session_state:
+    if st.session_state.get(page.key("patch"), view.n_patches) >= view.n_patches:  # none yet, or another grid's
         st.session_state[page.key("patch")] = view.n_patches // 2 + cols // 2
     left, middle, right = st.columns(3)
     with left:
