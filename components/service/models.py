@@ -23,7 +23,7 @@ from core.concepts import listening_math as listening_math_
 from core.inputs import audio as audio_in
 from core.inputs import images
 from core.models import registry
-from core.models.model_budget import DEFAULT_BUDGET_MB, ModelBudget
+from core.models.model_budget import DEFAULT_BUDGET_MB, ModelBudget, release_memory
 from core.shapes import held_out
 
 BUDGET_ENV = "MMA_MODEL_BUDGET_MB"  # megabytes of model weights kept in memory; least recently used out first
@@ -148,12 +148,31 @@ def patch_view(pack: str, image_png: bytes, role: str = "clip") -> patching.Patc
     return _read_only(patching.patch_view(loaded.model, loaded.processor, _image(image_png)))
 
 
-# DINOv2's view at 448 px holds 12 x 6 x 1025 x 1025 fp32 attentions (300 MB): few entries.
-@_on_serving_pack("vision")
-@st.cache_resource(show_spinner="Running DINOv2…", max_entries=3)
-def photo_view(pack: str, image_png: bytes, side: int = 224) -> patching.PatchView:
+def _photo_view(pack: str, image_png: bytes, side: int) -> patching.PatchView:
     loaded = model(pack, "vision")
-    return _read_only(patching.photo_patch_view(loaded.model, loaded.processor, _image(image_png), side))
+    view = _read_only(patching.photo_patch_view(loaded.model, loaded.processor, _image(image_png), side))
+    release_memory()  # the forward's temporaries: hundreds of MB at 448 px, else kept by the allocator
+    return view
+
+
+# DINOv2's view holds (12, 6, 1 + N, 1 + N) fp32 attentions: 19 MB at 224 px, 288 MB at 448 px. So 448 px has
+# its own cache of one entry (bench/memory.py: three cached 448 views took the five-page peak over 2.5 GB).
+@_on_serving_pack("vision")
+@st.cache_resource(show_spinner="Running DINOv2…", max_entries=4)
+def _photo_view_224(pack: str, image_png: bytes) -> patching.PatchView:
+    return _photo_view(pack, image_png, 224)
+
+
+@_on_serving_pack("vision")
+@st.cache_resource(show_spinner="Running DINOv2 at 448 px (32 x 32 patches)…", max_entries=1)
+def _photo_view_448(pack: str, image_png: bytes) -> patching.PatchView:
+    return _photo_view(pack, image_png, 448)
+
+
+def photo_view(pack: str, image_png: bytes, side: int = 224) -> patching.PatchView:
+    if side not in (224, 448):
+        raise ValueError(f"DINOv2 runs at 224 or 448 px here, not {side}")
+    return (_photo_view_224 if side == 224 else _photo_view_448)(pack, image_png)
 
 
 def vision_view(pack: str, image_png: bytes, role: str, side: int = 224) -> patching.PatchView:

@@ -29,14 +29,24 @@ class AttentionsMissing(RuntimeError):
     """The model returned no attention weights."""
 
 
-def stack_attentions(attentions: Sequence[torch.Tensor] | None, batch_index: int = 0) -> np.ndarray:
-    """Per-layer tuple of (batch, heads, queries, keys) -> (layers, heads, queries, keys) for one batch item."""
+def stack_attentions(attentions: Sequence[torch.Tensor] | None, batch_index: int = 0,
+                     release: bool = False) -> np.ndarray:
+    """Per-layer tuple of (batch, heads, queries, keys) -> (layers, heads, queries, keys) for one batch item,
+    float32, filled layer by layer (no stacked intermediate). `release`: `attentions` is a list the caller no
+    longer needs; each layer is dropped from it once copied, so the model's tensors and the array do not both stay
+    whole in memory (DINOv2 at 448 px: 288 MB each)."""
     if not attentions or any(a is None for a in attentions):
         raise AttentionsMissing(
             "The model returned no attention weights. Load it with attn_implementation='eager' and call it "
             "with output_attentions=True (SDPA and flash attention never materialise the weights)."
         )
-    return torch.stack([a[batch_index] for a in attentions]).float().cpu().numpy()  # (L, H, Q, K)
+    first = attentions[0][batch_index]  # (H, Q, K)
+    stacked = np.empty((len(attentions), *first.shape), dtype=np.float32)  # (L, H, Q, K)
+    for i in range(len(attentions)):
+        stacked[i] = attentions[i][batch_index].float().cpu().numpy()
+        if release:
+            attentions[i] = None
+    return stacked
 
 
 def select(weights: np.ndarray, layer: int | str, head: int | str) -> np.ndarray:

@@ -93,8 +93,11 @@ class DinoForward:
 def forward(model, pixels: torch.Tensor, attentions: bool = True) -> DinoForward:
     """Run the backbone (load it with attn_implementation="eager" when `attentions`: SDPA returns none)."""
     out = model(pixel_values=pixels, output_attentions=attentions)
-    weights = stack_attentions(out.attentions) if attentions else None  # (L, H, 1+N, 1+N)
-    return DinoForward(weights, out.last_hidden_state[0].float().numpy(), grid(model, pixels))
+    hidden = out.last_hidden_state[0].float().numpy().copy()  # (1 + N, d)
+    layers = list(out.attentions) if attentions else None
+    del out  # from here the list holds the only reference to each layer's tensor: stacking frees them one by one
+    weights = stack_attentions(layers, release=True) if attentions else None  # (L, H, 1+N, 1+N)
+    return DinoForward(weights, hidden, grid(model, pixels))
 
 
 def full_size_processor():
