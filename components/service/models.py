@@ -189,14 +189,21 @@ def listen(pack: str, wav: bytes, role: str = "listen") -> listening.Listening:
     return listening.listen(loaded.model, loaded.processor, sound.samples, model_label=loaded.spec.label)
 
 
-@_on_serving_pack(role_argument=True)
-@st.cache_data(show_spinner="Recomputing one weight from the model's own Q and K…", max_entries=32)
-def listening_math(pack: str, wav: bytes, role: str, ids: tuple[int, ...], layer: int, head: int, row: int,
-                   frame: int) -> listening_math_.ListeningMath:
+@st.cache_resource(show_spinner="Reading the decoder's cross-attention inputs…", max_entries=2)
+def _decoder_reading(pack: str, wav: bytes, role: str, ids: tuple[int, ...]) -> listening_math_.DecoderReading:
     loaded = model(pack, role)
     sound = audio_in.load_audio(wav, "clip.wav")
-    return listening_math_.cross_attention_math(loaded.model, loaded.processor, sound.samples, list(ids), layer,
-                                                head, row, frame)
+    return listening_math_.read_decoder(loaded.model, loaded.processor, sound.samples, list(ids))
+
+
+@_on_serving_pack(role_argument=True)
+@st.cache_data(show_spinner=False, max_entries=32)
+def listening_math(pack: str, wav: bytes, role: str, ids: tuple[int, ...], layer: int, head: int, row: int,
+                   frame: int) -> listening_math_.ListeningMath:
+    """One token and frame's weight recomputed; the model runs once per clip (`_decoder_reading`), a new layer,
+    head, word or frame is numpy only."""
+    return listening_math_.math_from(model(pack, role).model, _decoder_reading(pack, wav, role, ids), layer, head,
+                                     row, frame)
 
 
 def live_weights(pack: str, role: str) -> str:

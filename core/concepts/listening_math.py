@@ -21,7 +21,7 @@ always removes them), from one encoder run and one decoder forward over `ids` (a
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -127,38 +127,57 @@ def _check(name: str, value: int, size: int) -> int:
     return int(value)
 
 
-@torch.inference_mode()
-def cross_attention_math(model, processor, audio: np.ndarray, ids: list[int], layer: int, head: int, row: int,
-                         frame: int, features: torch.Tensor | None = None) -> ListeningMath:
-    """Recompute softmax(q K^T / sqrt(d_head)) for one decoder row and report the model's own weight beside it.
+@dataclass(frozen=True)
+class DecoderReading:
+    """One decoder pass over a clip: everything a (layer, head, row, frame) choice needs, so changing the choice
+    never runs the model again. hidden: (L, T, d) each layer's cross-attention input (after its
+    encoder_attn_layer_norm); encoder: (1500, d) the encoder's output, the keys' and values' input; cross: (L, H, T,
+    1500) the model's own cross-attention weights; ids: the T decoder inputs."""
 
-    ids: the full decoder input, prompt + text + end-of-text (as `whisper.transcribe` reruns it); row: a position
-    in `ids` (`Transcript.row_of(i)` is the row that predicts text token i); frame: an encoder frame, 0..1499.
-    features: the (1, 80, 3000) log-mel when the caller already has it (else computed from `audio`)."""
-    config = model.config
-    layer = _check("layer", layer, config.decoder_layers)
-    head = _check("head", head, config.decoder_attention_heads)
+    ids: tuple[int, ...]
+    hidden: np.ndarray
+    encoder: np.ndarray
+    cross: np.ndarray
+
+
+@torch.inference_mode()
+def read_decoder(model, processor, audio: np.ndarray, ids: list[int],
+                 features: torch.Tensor | None = None) -> DecoderReading:
+    """Run the encoder once and the decoder once over `ids` (prompt + text + end-of-text), recording every layer's
+    cross-attention inputs (hooks removed on exit, always) and weights."""
     if not ids:
         raise ValueError("ids is empty: pass prompt + text + end-of-text")
-    row = _check("row", row, len(ids))
-    frame = _check("frame", frame, whisper.WINDOW_FRAMES)
-    attention = model.get_decoder().layers[layer].encoder_attn
-    d_head = attention.head_dim
-
     features = whisper.input_features(processor, np.asarray(audio, dtype=np.float32)) if features is None \
         else features
     encoded = model.get_encoder()(features)  # (1, 1500, d): the encoder runs once
-    with capture_cross_attention_inputs(attention) as captured:
+    layers = model.get_decoder().layers
+    with ExitStack() as stack:
+        captured = [stack.enter_context(capture_cross_attention_inputs(layer.encoder_attn)) for layer in layers]
         out = model(encoder_outputs=encoded, decoder_input_ids=torch.tensor([list(ids)]), output_attentions=True)
-    if out.cross_attentions is None or out.cross_attentions[layer] is None:
+    if out.cross_attentions is None or any(a is None for a in out.cross_attentions):
         raise AttentionsMissing("Whisper returned no cross-attention: load it with attn_implementation='eager'.")
-    model_weights = out.cross_attentions[layer][0, head, row].float().numpy()  # (1500,)
+    return DecoderReading(
+        ids=tuple(int(i) for i in ids),
+        hidden=np.stack([c.hidden[0].float().numpy() for c in captured]),  # (L, T, d)
+        encoder=captured[0].encoder[0].float().numpy().copy(),  # (1500, d): the same for every layer
+        cross=np.stack([a[0].float().numpy() for a in out.cross_attentions]))  # (L, H, T, 1500)
 
-    x = captured.hidden[0, row].float().numpy()[None]  # (1, d) after encoder_attn_layer_norm
-    E = captured.encoder[0].float().numpy()  # (1500, d)
+
+@torch.inference_mode()
+def math_from(model, reading: DecoderReading, layer: int, head: int, row: int, frame: int) -> ListeningMath:
+    """Recompute softmax(q K^T / sqrt(d_head)) for one decoder row and frame from a DecoderReading (numpy only)."""
+    config = model.config
+    layer = _check("layer", layer, config.decoder_layers)
+    head = _check("head", head, config.decoder_attention_heads)
+    row = _check("row", row, len(reading.ids))
+    frame = _check("frame", frame, whisper.WINDOW_FRAMES)
+    attention = model.get_decoder().layers[layer].encoder_attn
+    d_head = attention.head_dim
+    model_weights = reading.cross[layer, head, row]  # (1500,)
+    x = reading.hidden[layer, row][None]  # (1, d) after encoder_attn_layer_norm
     q = _head_linear(x, attention.q_proj, head, d_head)[0]  # (d_head,) before scaling
-    K = _head_linear(E, attention.k_proj, head, d_head)  # (1500, d_head); k_proj has no bias
-    V = _head_linear(E, attention.v_proj, head, d_head)  # (1500, d_head)
+    K = _head_linear(reading.encoder, attention.k_proj, head, d_head)  # (1500, d_head); k_proj has no bias
+    V = _head_linear(reading.encoder, attention.v_proj, head, d_head)  # (1500, d_head)
     scaling = float(attention.scaling)
     scores = K @ (q * np.float32(scaling))  # (1500,) the module scales q first, then q K^T
     shifted = np.exp(scores - scores.max())
@@ -166,8 +185,23 @@ def cross_attention_math(model, processor, audio: np.ndarray, ids: list[int], la
     context = weights @ V  # (d_head,)
     top = np.argsort(-weights, kind="stable")[:TOP_FRAMES]
     return ListeningMath(
-        layer=layer, head=head, row=row, frame=frame, token_id=int(ids[row]), d_head=d_head, scaling=scaling,
+        layer=layer, head=head, row=row, frame=frame, token_id=reading.ids[row], d_head=d_head, scaling=scaling,
         q=q, k=K[frame], v=V[frame], K=K, V=V, score=float(scores[frame]), scores=scores,
         weight=float(weights[frame]), weights=weights, model_weight=float(model_weights[frame]),
         model_weights=model_weights, context=context, top_frames=tuple(int(f) for f in top),
     )
+
+
+def cross_attention_math(model, processor, audio: np.ndarray, ids: list[int], layer: int, head: int, row: int,
+                         frame: int, features: torch.Tensor | None = None) -> ListeningMath:
+    """Recompute softmax(q K^T / sqrt(d_head)) for one decoder row and report the model's own weight beside it.
+
+    ids: the full decoder input, prompt + text + end-of-text (as `whisper.transcribe` reruns it); row: a position
+    in `ids` (`Transcript.row_of(i)` is the row that predicts text token i); frame: an encoder frame, 0..1499.
+    features: the (1, 80, 3000) log-mel when the caller already has it (else computed from `audio`).
+    One call = `read_decoder` + `math_from`; a page keeps the reading and calls `math_from` per choice."""
+    _check("layer", layer, model.config.decoder_layers)
+    _check("head", head, model.config.decoder_attention_heads)
+    _check("row", row, max(len(ids), 1))
+    _check("frame", frame, whisper.WINDOW_FRAMES)
+    return math_from(model, read_decoder(model, processor, audio, ids, features), layer, head, row, frame)
