@@ -1,5 +1,6 @@
 import streamlit as st
 
+from components.sections.explorer_section import explorer_for
 from components.sections.lesson import formulas_at, lesson_intro
 from components.sections.listening_math_section import listening_math_section
 from components.sections.spectrogram_section import spectrogram_section
@@ -46,6 +47,9 @@ token = heard.words[word].token_span[0] if heard.words else 0
 spectrogram_section(heard, matrix, "timing-heads" if which == TIMING else f"layer-{layer}_head-{head}", token,
                     PAGE.keys, sound.sample)
 st.caption(f"Timing heads (layer, head): {', '.join(f'({l}, {h})' for l, h in heard.alignment_heads)}.")
+with st.expander("Every layer and head at a glance, in your browser: hover a token, click to pin"):
+    explorer_for(heard.cross_attention, heard.tokens, None, None, key=PAGE.key("explorer"),
+                 selected={"layer": n_layers - 1, "head": HEAD_MEAN, "query": token}, title="Token x frame")
 deep_link.publish(layer=layer, head=head, token=token)
 
 st.header("The math, with this model's real numbers")

@@ -25,10 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.attention import HEAD_MAX, HEAD_MEAN, LAYER_MEAN
+
 MAGIC = b"AEX1"
 LEVELS = 255  # uint8: the quantisation step of a view is its scale / 255
 JPEG_QUALITY = 90
-HEAD_MEAN, HEAD_MAX, LAYER_MEAN = "mean", "max", "mean"  # as core.attention.Reduce's values (str enums)
 
 
 def quantise(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

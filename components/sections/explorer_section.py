@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from components.widgets.attention_explorer import attention_explorer
+from core.attention import HEAD_MEAN
 from core.concepts.cross_attention import CrossAttentionResult, naming_token
 
 
@@ -23,7 +24,7 @@ def explorer_section(result: CrossAttentionResult, key: str, selected: dict | No
     """The question tokens' cross-attention over the image patches (CLS column dropped), over the model's image.
     Opens on the last layer, mean over heads, and the question's naming word unless `selected` says otherwise."""
     maps = result.token_patch_matrix  # (L, H, T, N)
-    start = {"layer": maps.shape[0] - 1, "head": "mean", "query": naming_token(result.tokens)}
+    start = {"layer": maps.shape[0] - 1, "head": HEAD_MEAN, "query": naming_token(result.tokens)}
     return explorer_for(maps, result.tokens, result.grid, result.model_image, key=key,
                         selected={**start, **{k: v for k, v in (selected or {}).items() if v is not None}},
                         title="Explore every layer and head", on_pin=on_pin)
