@@ -1,6 +1,7 @@
 import streamlit as st
 
 from components.sections.caption_view import caption_view
+from components.sections.explorer_section import explorer_section
 from components.sections.grounding_section import grounding_section
 from components.sections.lesson import lesson_intro
 from components.sections.masking_section import masking_section
@@ -61,6 +62,8 @@ default_token = naming_token(result.tokens)
 token = st.segmented_control("Token", token_options, default=default_token, key=PAGE.key("token"),
                              format_func=lambda i: result.tokens[i])
 token = default_token if token is None else token
+
+explorer_section(result, PAGE, (inputs.image_name, question), layer, head, token)
 
 token_patch_section(result, matrix, patch_labels, layer, head, token, question, inputs.pack)
 

@@ -17,8 +17,9 @@ import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from components.sections.explorer_section import explorer_for, explorer_section  # noqa: E402
+from components.sections.explorer_section import explorer_for  # noqa: E402
 from components.service import models  # noqa: E402
+from core.attention import HEAD_MEAN  # noqa: E402
 from core.inputs import images  # noqa: E402
 
 SCENE = "shapes: two objects"
@@ -55,11 +56,13 @@ st.caption(f"script runs: {st.session_state['runs']}")
 which = st.query_params.get("only", "both")
 if which in ("both", "bundled"):
     result = models.ask("bundled", images.sample_png(SCENE), "what color is the circle?")
-    pinned = explorer_section(result, key="explorer_bundled")
+    pinned = explorer_for(result.token_patch_matrix, result.tokens, result.grid, result.model_image,
+                          key="explorer_bundled", selected={"layer": result.token_patch_matrix.shape[0] - 1,
+                                                            "head": HEAD_MEAN, "query": 1})
     st.text(f"pinned explorer_bundled: {json.dumps(pinned, default=str)}")
 if which in ("both", "big"):
     pinned_big = explorer_for(full_size_maps(), BIG_TOKENS, (24, 24), full_size_image(), key="explorer_big",
-                              selected={"layer": 11, "head": "mean", "query": 5}, title="Full-size BLIP shapes",
+                              selected={"layer": 11, "head": HEAD_MEAN, "query": 5}, title="Full-size BLIP shapes",
                               on_pin=lambda sel: st.session_state.update(pinned_by_callback=sel))
     st.text(f"pinned explorer_big: {json.dumps(pinned_big, default=str)}")
     st.text(f"on_pin saw: {json.dumps(st.session_state.get('pinned_by_callback'), default=str)}")

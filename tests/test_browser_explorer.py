@@ -177,3 +177,30 @@ def test_the_bundled_model_explorer_renders_the_real_result(server, browser):
     page.screenshot(path=str(ARTIFACTS / "explorer-bundled.png"), full_page=True)
     assert not errors
     page.close()
+
+
+def test_the_cross_attention_page_hovers_in_the_browser_and_a_pin_lands_in_the_link(browser):
+    """On the real page (app.py's router): hovering a question token repaints the explorer and sends nothing to the
+    server (a rerun is a message from the browser on Streamlit's websocket); a click pins it, the page reruns and
+    the URL carries the pinned token."""
+    with serve(str(ROOT / "app.py")) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        sent: list = []
+        page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
+        page.goto(url + "/?page=cross-attention")
+        root = wait_for_explorer(page, "cross_explorer")
+        page.wait_for_timeout(2000)
+        before = len(sent)
+        paints = int(root.get_attribute("data-paints"))
+        root.locator('.aex-chip[data-q="2"]').hover()
+        _settled(page, root, paints)
+        assert root.get_attribute("data-hovered-token") == "2"
+        root.locator('.aex-chip[data-q="4"]').hover()
+        page.wait_for_timeout(800)
+        assert root.get_attribute("data-hovered-token") == "4"
+        assert len(sent) == before  # hovering asked the server for nothing: no script run
+        root.locator('.aex-chip[data-q="3"]').click()
+        page.wait_for_function("() => new URLSearchParams(location.search).get('token') === '3'", timeout=60_000)
+        assert len(sent) > before  # the pin did reach Python
+        page.screenshot(path=str(ARTIFACTS / "explorer-cross-attention.png"))
+        page.close()

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import streamlit as st
 
 from components.widgets.attention_explorer import attention_explorer
 from core.attention import HEAD_MEAN
+from core.classroom.page_table import PageSpec
 from core.concepts.cross_attention import CrossAttentionResult, naming_token
 
 
@@ -19,12 +21,21 @@ def explorer_for(maps: np.ndarray, labels: list[str], grid: tuple[int, int] | No
     return attention_explorer(maps, labels, grid, image, key=key, selected=selected, title=title, on_pin=on_pin)
 
 
-def explorer_section(result: CrossAttentionResult, key: str, selected: dict | None = None,
-                     on_pin: Callable[[dict], None] | None = None) -> dict | None:
-    """The question tokens' cross-attention over the image patches (CLS column dropped), over the model's image.
-    Opens on the last layer, mean over heads, and the question's naming word unless `selected` says otherwise."""
+def explorer_section(result: CrossAttentionResult, page: PageSpec, context: tuple, layer, head, token: int
+                     ) -> dict | None:
+    """The question tokens' cross-attention over the image patches (CLS column dropped), over the model's image,
+    opened on the page's layer, head and token. A pin moves the page's own widgets (layer, head, token, patch), so
+    the page's shared link records it; context: (image name, question), what the pinned patch belongs to."""
+    def pin(selection: dict) -> None:
+        st.session_state[page.key("layer")], st.session_state[page.key("head")] = selection["layer"], selection["head"]
+        st.session_state[page.key("token")] = selection["query"]
+        if selection["key"] is not None:
+            st.session_state[page.key("patch")] = selection["key"]
+            st.session_state[f"{page.keys}_patch_for"] = (*context, selection["query"])  # keep the pinned patch
+
     maps = result.token_patch_matrix  # (L, H, T, N)
     start = {"layer": maps.shape[0] - 1, "head": HEAD_MEAN, "query": naming_token(result.tokens)}
-    return explorer_for(maps, result.tokens, result.grid, result.model_image, key=key,
-                        selected={**start, **{k: v for k, v in (selected or {}).items() if v is not None}},
-                        title="Explore every layer and head", on_pin=on_pin)
+    chosen = {"layer": layer, "head": head, "query": token}
+    return explorer_for(maps, result.tokens, result.grid, result.model_image, key=page.key("explorer"),
+                        selected={**start, **{k: v for k, v in chosen.items() if v is not None}},
+                        title="Every layer and head, in your browser", on_pin=pin)
