@@ -41,21 +41,28 @@ st.caption(" · ".join(f"{a} {s:.2f}" for a, s in result.top_answers) + " (sigmo
 stream_section(result)
 
 formulas_at(PAGE.name, "matrix")
-layer, head = layer_head_selectors(n_layers, n_heads, key=PAGE.keys)
-matrix_stream = select(result.attentions, layer, head)  # (S, S) in ViLT's own (shuffled) token order
-order = result.reading_order()  # ViLT shuffles its patches; show them row by row
-matrix = matrix_stream[np.ix_(order, order)]
-tokens = [result.tokens[i] for i in order]
-joint_attention_section(result, matrix, tokens, layer, head, question, inputs.pack)
 
-st.plotly_chart(mass_chart(result.modality_mass,
-                           title="How much each modality reads the other, layer by layer"), key="cross_modal_mass")
-st.caption("text->image: the share of a text token's attention that goes to image tokens (mean over text tokens); "
-           "image->text: the share of an image token's attention that goes to text tokens. Dots are single heads.")
 
-text_token = fusion_readers(result, matrix_stream, PAGE)
-deep_link.publish(layer=layer, head=head, token=text_token, patch=st.session_state.get(PAGE.key("patch")),
-                  predict=True if st.session_state.get(PAGE.key("predict")) else None)
+@st.fragment  # a layer, head, token or patch change reruns only the matrix and its readers
+def joint_attention_view() -> None:
+    layer, head = layer_head_selectors(n_layers, n_heads, key=PAGE.keys)
+    matrix_stream = select(result.attentions, layer, head)  # (S, S) in ViLT's own (shuffled) token order
+    order = result.reading_order()  # ViLT shuffles its patches; show them row by row
+    matrix = matrix_stream[np.ix_(order, order)]
+    tokens = [result.tokens[i] for i in order]
+    joint_attention_section(result, matrix, tokens, layer, head, question, inputs.pack)
+
+    st.plotly_chart(mass_chart(result.modality_mass,
+                               title="How much each modality reads the other, layer by layer"), key="cross_modal_mass")
+    st.caption("text->image: the share of a text token's attention that goes to image tokens (mean over text tokens); "
+               "image->text: the share of an image token's attention that goes to text tokens. Dots are single heads.")
+
+    text_token = fusion_readers(result, matrix_stream, PAGE)
+    deep_link.publish(layer=layer, head=head, token=text_token, patch=st.session_state.get(PAGE.key("patch")),
+                      predict=True if st.session_state.get(PAGE.key("predict")) else None)
+
+
+joint_attention_view()
 
 if st.toggle("Compare the three fusion designs on this input", key="fusion_designs"):
     fusion_designs_view(models.fusion_designs_compare(inputs.pack, image_png, question), key="designs")

@@ -40,11 +40,17 @@ patch_sequence_section(view)
 patch = patch_vector_section(view, PAGE)
 positions_section(view)
 
-st.header("4. Attention between patches")
-layer, head = layer_head_selectors(n_layers, n_heads, key=PAGE.keys, allow_layer_mean=True)
-patch_attention_section(view, layer, head, patch, inputs.pack, inputs.image_name)
-deep_link.publish(layer=layer, head=head, patch=patch,
-                  predict=True if st.session_state.get(PAGE.key("predict")) else None)
+
+@st.fragment  # a layer or head change reruns only this section (bench/browser_rerun.py measures the gain)
+def attention_between_patches(patch: int) -> None:
+    st.header("4. Attention between patches")
+    layer, head = layer_head_selectors(n_layers, n_heads, key=PAGE.keys, allow_layer_mean=True)
+    patch_attention_section(view, layer, head, patch, inputs.pack, inputs.image_name)
+    deep_link.publish(layer=layer, head=head, patch=patch,
+                      predict=True if st.session_state.get(PAGE.key("predict")) else None)
+
+
+attention_between_patches(patch)
 
 formulas_at(PAGE.name, "rollout")
 rollout_section(view)
