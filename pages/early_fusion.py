@@ -5,6 +5,7 @@ from components.figures.mass_chart import mass_chart
 from components.sections.fusion_designs_view import fusion_designs_view
 from components.sections.fusion_readers import fusion_readers
 from components.sections.joint_attention_section import joint_attention_section
+from components.sections.explorer_section import explorer_for
 from components.sections.lesson import formulas_at, lesson_intro
 from components.sections.stream_section import stream_section
 from components.service import models
@@ -63,6 +64,8 @@ def joint_attention_view() -> None:
 
 
 joint_attention_view()
+explorer_for(result.text_to_patch_maps(), result.tokens[: result.n_text], result.grid, result.model_image,
+             key=PAGE.key("explorer"), title="Text -> image, every layer and head, in your browser")
 
 if st.toggle("Compare the three fusion designs on this input", key="fusion_designs"):
     fusion_designs_view(models.fusion_designs_compare(inputs.pack, image_png, question), key="designs")

@@ -1,5 +1,6 @@
 import streamlit as st
 
+from components.sections.explorer_section import explorer_for
 from components.sections.lesson import formulas_at, lesson_intro
 from components.sections.object_section import object_section
 from components.sections.patch_attention_section import patch_attention_section
@@ -51,6 +52,8 @@ def attention_between_patches(patch: int) -> None:
 
 
 attention_between_patches(patch)
+explorer_for(view.cls_attention[:, :, None], ["CLS"], view.grid, view.model_image, key=PAGE.key("explorer"),
+             title="Where CLS looks, every layer and head, in your browser")
 
 formulas_at(PAGE.name, "rollout")
 rollout_section(view)

@@ -204,3 +204,21 @@ def test_the_cross_attention_page_hovers_in_the_browser_and_a_pin_lands_in_the_l
         assert len(sent) > before  # the pin did reach Python
         page.screenshot(path=str(ARTIFACTS / "explorer-cross-attention.png"))
         page.close()
+
+
+@pytest.mark.parametrize("page_name, explorer_name, first_query", [
+    ("patches", "patching_explorer", "CLS"), ("early-fusion", "fusion_explorer", "[CLS]")])
+def test_patching_and_early_fusion_carry_the_explorer_and_hover_paints(browser, page_name, explorer_name,
+                                                                        first_query):
+    with serve(str(ROOT / "app.py")) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(f"{url}/?page={page_name}")
+        root = wait_for_explorer(page, explorer_name)
+        assert root.locator('.aex-chip[data-q="0"]').inner_text().strip().startswith(first_query)
+        paints = int(root.get_attribute("data-paints"))
+        root.locator(".aex-image").hover(position={"x": 5, "y": 5})  # the top-left patch
+        _settled(page, root, paints)
+        bar = root.locator('.aex-chip[data-q="0"]').get_attribute("data-value")  # how much the query looked there
+        assert bar and float(bar) >= 0
+        page.screenshot(path=str(ARTIFACTS / f"explorer-{page_name}.png"), full_page=True)
+        page.close()

@@ -116,3 +116,14 @@ def test_stream_rows_list_every_token_with_its_modality_and_position():
     assert [r.token_type for r in rows] == [0] * result.n_text + [1] * result.n_image
     r, c = result.patch_positions[3]
     assert rows[result.n_text + 1 + 3].position == f"({r}, {c})"
+
+
+def test_text_to_patch_maps_put_vilts_shuffled_patches_back_in_reading_order():
+    vilt = bundled("fusion")
+    result = early_fusion.fuse(vilt.model, vilt.processor, Image.new("RGB", (96, 64), "gray"), "what color is it?")
+    maps = result.text_to_patch_maps()  # (L, H, T, N)
+    rows, cols = result.grid
+    assert maps.shape == (*result.attentions.shape[:2], result.n_text, rows * cols)
+    matrix = result.attentions[-1, -1]
+    for token in range(result.n_text):  # the same as the page's per-token grid, which places patches by position
+        assert np.array_equal(maps[-1, -1, token].reshape(rows, cols), result.text_to_patches(matrix, token))

@@ -113,6 +113,14 @@ class FusionResult:
                  for k, (r, c) in enumerate(self.patch_positions)]
         return rows
 
+    def text_to_patch_maps(self) -> np.ndarray:
+        """(L, H, n_text, rows * cols): every text token's attention on the image patches, the patches in reading
+        order (ViLT's shuffled order undone), for views that index patches row by row."""
+        first_patch = self.n_text + vilt.IMAGE_TOKENS.n_prefix
+        rows, cols = self.grid
+        by_position = np.argsort(self.patch_positions[:, 0] * cols + self.patch_positions[:, 1], kind="stable")
+        return np.ascontiguousarray(self.attentions[:, :, : self.n_text, first_patch + by_position])
+
     def text_to_patches(self, matrix: np.ndarray, text_index: int) -> np.ndarray:
         """(S, S) matrix, a text token -> (rows, cols): its attention on each patch, placed by patch_index."""
         first_patch = self.n_text + vilt.IMAGE_TOKENS.n_prefix
