@@ -1,6 +1,6 @@
 """Browser benchmark: what a user waits for, timed inside the page (`python -m bench.browser`).
 
-Against the explorer harness (tests/explorer_app.py; full-size BLIP shapes: 12 layers x 12 heads x 10 tokens x 576
+Against the explorer harness (tests/browser/explorer_app.py; full-size BLIP shapes: 12 layers x 12 heads x 10 tokens x 576
 patches on a 24 x 24 grid): hover-to-paint and layer/head-switch-to-paint, each over >= 30 events, timed by the
 explorer itself (event.timeStamp -> the requestAnimationFrame that drew it -> a task after that frame), and the
 bytes the page view received (HTTP + websocket frames). For comparison, the old path on pages/cross_attention.py: a
@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HARNESS = "tests/explorer_app.py"
+HARNESS = "tests/browser/explorer_app.py"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]

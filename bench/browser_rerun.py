@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import tests.test_browser as tb
+import tests.browser.test_browser as tb
 
 ROOT = Path(__file__).resolve().parent.parent
 IGNORED = shutil.ignore_patterns(".git", ".venv", "venv", "test-artifacts", "__pycache__", ".pytest_cache")
@@ -134,7 +134,7 @@ def make_tree(top: Path, name: str, strip: bool) -> Variant:
 
 
 def start(variant: Variant) -> None:
-    tb.ROOT = variant.tree  # start_streamlit runs `streamlit run app.py` in tests.test_browser.ROOT
+    tb.ROOT = variant.tree  # start_streamlit runs `streamlit run app.py` in tests.browser.test_browser.ROOT
     env = dict(os.environ, MMA_PACK="bundled", HF_HUB_OFFLINE="1", MMA_BENCH_RUNS=str(variant.runs_file))
     variant.proc, variant.url = tb.start_streamlit(env)
 

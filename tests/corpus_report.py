@@ -1,4 +1,4 @@
-"""The bad-input corpus's outcomes, collected by tests/test_bad_inputs.py and printed at the end of every pytest
+"""The bad-input corpus's outcomes, collected by tests/core/inputs/test_bad_inputs.py and printed at the end of every pytest
 run (tests/conftest.py calls `write` from its terminal-summary hook), so `pytest -q` shows the count and outcomes."""
 from __future__ import annotations
 

@@ -52,3 +52,11 @@ def test_figures_never_import_streamlit_or_a_model():
         modules = imported_modules(f)
         assert not any(m == "streamlit" or m.startswith("streamlit.") for m in modules), f.name
         assert not any(m.startswith("core.models") or m == "torch" for m in modules), f.name
+
+
+def test_the_tests_mirror_the_layout():
+    packages = {p.name for p in (ROOT / "core").iterdir() if (p / "__init__.py").exists()}
+    mirrored = {p.name for p in (ROOT / "tests" / "core").iterdir() if (p / "__init__.py").exists()}
+    assert packages == mirrored
+    loose = sorted(p.name for p in (ROOT / "tests").glob("test_*.py"))
+    assert loose == ["test_layout.py"]  # every other test lives beside what it tests

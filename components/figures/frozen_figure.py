@@ -43,7 +43,7 @@ class FrozenFigure(go.Figure):
 
 def plain_figure(data: list[dict], layout: dict) -> FrozenFigure:
     """A figure from plain dicts, skipping plotly.py's property-by-property validation (`_validate=False`): the
-    JSON is the same (tests/test_figures.py rebuilds each one with validation and compares), so write titles as
+    JSON is the same (tests/components/test_figures.py rebuilds each one with validation and compares), so write titles as
     dict(text=...)."""
     return FrozenFigure(data=data, layout=layout, _validate=False)
 

@@ -116,7 +116,7 @@ def render_sidebar() -> Inputs:
                       output_format="PNG")  # PNG bytes sent as they are ("auto" would re-encode a JPEG)
 
     # a text area, not a text input: a browser's <input> turns a pasted text's line breaks into spaces before the
-    # server sees them, so the note "the text had 3 lines" could never be shown (tests/test_inputs.py)
+    # server sees them, so the note "the text had 3 lines" could never be shown (tests/core/inputs/test_inputs.py)
     text = sidebar.text_area("Question or caption", key="text", max_chars=MAX_TEXT_CHARS, height=TEXT_BOX_PX,
                              help="Every page uses this text: as the question (cross-attention, early fusion) or "
                                   "as an extra caption (CLIP space). Ctrl+Enter (or clicking elsewhere) applies "

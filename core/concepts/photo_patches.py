@@ -9,7 +9,7 @@ One forward of the backbone with attentions gives everything the Patching page s
   uniform map would reach), with preset boxes for the sample photos.
 
 Measured with the real weights (last layer, mean of heads; share inside the preset box vs the box's area share in the
-square model image; tests/test_photo_patches.py checks share > area): at 224 px cup 0.73 vs 0.44, person 0.80 vs
+square model image; tests/core/concepts/test_photo_patches.py checks share > area): at 224 px cup 0.73 vs 0.44, person 0.80 vs
 0.65, face 0.17 vs 0.10, rocket 0.20 vs 0.08; at 448 px cup 0.80 vs 0.44, person 0.83 vs 0.65, face 0.25 vs 0.10,
 rocket 0.24 vs 0.08. (DESIGN.md's 0.92 vs 0.63 for the cup used the whole 3:2 photo and a cup-and-saucer box.)
 """

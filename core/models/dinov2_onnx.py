@@ -17,7 +17,7 @@ How each ONNX initializer finds its transformers name (found the hard way; never
 - the position embeddings are `concat(onnx::Concat_* [1, 1, 384] (CLS), onnx::Reshape_* [1, 1369, 384] (37 x 37
   patches at 518 px))`, read from the Concat node itself;
 - `mask_token` is absent (only used when pre-training masks patches): it keeps its initial value (zeros).
-Checked against onnxruntime in tests/test_dinov2_conversion.py (last_hidden_state, several resolutions).
+Checked against onnxruntime in tests/core/models/test_dinov2_conversion.py (last_hidden_state, several resolutions).
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ never name a checkpoint.
 
 Loading is always `from_pretrained` with eager attention (SDPA returns no attention weights), safetensors only,
 no remote code: the bundled and hub packs go through exactly the same lines. Three guarantees, checked in `load`
-and by tests/test_registry.py:
+and by tests/core/models/test_registry.py:
 - only sources on the allowlist (`allowed_sources()`: the hub ids below and the bundled folders) are ever loaded;
 - weights come from safetensors files only (`use_safetensors=True`; a bundled folder holding a pickle-format
   checkpoint is refused), so loading never unpickles, i.e. never runs code;

@@ -18,7 +18,7 @@ Word times: DTW over the mean of the alignment heads' cross-attention, as OpenAI
 transformers' own DTW and median filter (`_dynamic_time_warping`, `_median_filter`), the rows chosen as above.
 `hf_token_times` runs transformers' full path (`generate(..., return_token_timestamps=True)`) for comparison: it
 drops the row that predicts the first text token, so its first word always starts at 0 (measured in
-tests/test_listening.py).
+tests/core/concepts/test_listening.py).
 """
 from __future__ import annotations
 

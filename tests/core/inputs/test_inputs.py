@@ -95,7 +95,7 @@ def test_a_link_whose_text_has_line_breaks_gets_the_same_note():
 # --- the real browser: what a paste and a refused file really do -------------------------------------------------
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements-dev.txt")
-from tests.test_browser import PAGES, _assert_no_exception, _wait_until_idle, browser, server  # noqa: E402 - the same server and browser set-up as the other browser tests
+from tests.browser.test_browser import PAGES, _assert_no_exception, _wait_until_idle, browser, server  # noqa: E402 - the same server and browser set-up as the other browser tests
 
 __all__ = ["browser", "server"]  # pytest fixtures, used by name below
 

@@ -20,9 +20,9 @@ from core.concepts import listening
 from core.inputs import audio as audio_in
 from core.inputs.speech_samples import load_samples
 from tests.conftest import ROOT
+from tests.core.inputs.test_audio import encode
 from tests.models import bundled
-from tests.test_audio import encode
-from tests.test_pages import decode, figures, open_page
+from tests.pages.test_pages import decode, figures, open_page
 
 PAGE = "pages/listen.py"
 SAMPLES = {s.name: s for s in load_samples()}

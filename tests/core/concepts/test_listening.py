@@ -18,7 +18,7 @@ from core.concepts.listening import Listening, alignment_mean, listen
 from core.inputs.speech_samples import load_samples, read_wav
 from core.models import whisper, whisper_ct2
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 WORD_SAMPLES = [s for s in load_samples() if s.word_by_word]
 MIN_CENTRE_SHARE = {"tiny.en": 0.9, "base": 0.9}  # measured: 13/13 and 12/13 with the alignment heads
 

@@ -2,7 +2,7 @@
 nearest neighbours follow (Streamlit reports box selections; single clicks on markers it does not, DESIGN.md)."""
 from __future__ import annotations
 
-from tests.test_browser import (  # noqa: F401
+from tests.browser.test_browser import (  # noqa: F401
     ARTIFACTS,
     _assert_no_exception,
     _wait_until_idle,

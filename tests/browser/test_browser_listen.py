@@ -12,8 +12,7 @@ import pytest
 
 from core.inputs import audio as audio_in
 from core.inputs.speech_samples import load_samples
-from tests.test_browser import (ARTIFACTS, _assert_no_exception, _wait_until_idle, browser,  # noqa: F401 - fixtures
-                                open_page, server)
+from tests.browser.test_browser import ARTIFACTS, _assert_no_exception, _wait_until_idle, browser, open_page, server  # noqa: F401 - fixtures
 
 SPOKEN = next(s for s in load_samples() if s.name == "animal_question")  # the page's default sound
 CHARTS = "document.querySelectorAll('.js-plotly-plot')"  # 0: waveform and word bands, 1: spectrogram, 2: one token

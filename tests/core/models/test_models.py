@@ -126,7 +126,7 @@ def test_clip_positions_are_a_copy_without_the_cls_row():
 
 def test_only_the_registry_calls_from_pretrained():
     """One loading path: no adapter, concept or page loads a model or a processor by itself (remote code and
-    pickles are checked over the same files by tests/test_registry.py)."""
+    pickles are checked over the same files by tests/core/models/test_registry.py)."""
     import ast
 
     def calls_from_pretrained(path) -> bool:

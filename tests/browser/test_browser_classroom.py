@@ -1,4 +1,4 @@
-"""The classroom features in a real browser (the harness of tests/test_browser.py: Debian's chromium, Playwright,
+"""The classroom features in a real browser (the harness of tests/browser/test_browser.py: Debian's chromium, Playwright,
 `streamlit run app.py` on 127.0.0.1): a shared link opens its view with no "Page not found", the downloads arrive
 with their labels, predict-then-reveal hides the answer until a click, and both themes render.
 """
@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import numpy as np
 import pytest
 
-from tests.test_browser import ARTIFACTS, _assert_no_exception, _wait_until_idle, browser, open_page, server  # noqa: F401
+from tests.browser.test_browser import ARTIFACTS, _assert_no_exception, _wait_until_idle, browser, open_page, server  # noqa: F401
 
 LINK = {"page": "cross-attention", "image": "shapes: three objects", "text": "what color is the circle?",
         "layer": "0", "head": "1", "token": "5", "patch": "20"}

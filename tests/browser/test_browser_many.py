@@ -7,7 +7,7 @@ import urllib.parse
 from pathlib import Path
 
 from core.inputs import images
-from tests.test_browser import ARTIFACTS, _assert_no_exception, browser, server  # noqa: F401
+from tests.browser.test_browser import ARTIFACTS, _assert_no_exception, browser, server  # noqa: F401
 
 SESSIONS = 8
 SERVER_RSS_GROWTH_LIMIT_MB = 800  # one model set is shared; what grows is eight sessions' widgets and results

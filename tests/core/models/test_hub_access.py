@@ -7,7 +7,7 @@ import time
 from huggingface_hub import constants as hf_constants
 
 from core.models import hub_access, registry
-from tests.test_hub_down import fake_partial_cache
+from tests.hub.test_hub_down import fake_partial_cache
 
 
 def slow_answer(answer: bool, gate: threading.Event, calls: list):

@@ -1,5 +1,5 @@
 """The attention explorer in a real browser (Debian's chromium via Playwright) against `streamlit run
-tests/explorer_app.py`: hovering a token paints its row and its heatmap, hovering a patch paints the token bars,
+tests/browser/explorer_app.py`: hovering a token paints its row and its heatmap, hovering a patch paints the token bars,
 none of it reruns the script; a click pins, reaches Python and the URL; the arrow keys move the selection.
 Screenshots go to test-artifacts/."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from bench.browser import CHROMIUM, CHROMIUM_ARGS, explorer, serve, wait_for_explorer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements-dev.txt")
 BIG = "explorer_big"

@@ -1,5 +1,5 @@
-"""A test harness for the attention explorer (tests/test_browser_explorer.py, bench/browser.py):
-`streamlit run tests/explorer_app.py`. Two explorers: the bundled BLIP's real cross-attention on a shapes scene,
+"""A test harness for the attention explorer (tests/browser/test_browser_explorer.py, bench/browser.py):
+`streamlit run tests/browser/explorer_app.py`. Two explorers: the bundled BLIP's real cross-attention on a shapes scene,
 and a full-size BLIP-shaped payload (12 layers x 12 heads x 10 tokens x 576 patches on a 24 x 24 grid) of random
 but structured weights. Every script run adds one to a counter shown on the page, so a test sees any rerun; a pin
 is shown as text and written into the URL (the pages do that with deep_link.publish)."""
@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 

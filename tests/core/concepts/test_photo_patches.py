@@ -1,7 +1,7 @@
 """The Patching page on photos: DINOv2's CLS attention, rollout, PCA colours and the box share.
 
 The behaviour tests use the real ViT-S/14 weights (converted once per session into a temporary cache, shared with
-tests/test_dinov2_conversion.py); the shape and invariant tests also run on a random-weight model of the same
+tests/core/models/test_dinov2_conversion.py); the shape and invariant tests also run on a random-weight model of the same
 architecture, so they need no package.
 """
 import importlib.util

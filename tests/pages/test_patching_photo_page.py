@@ -6,7 +6,7 @@ from core.concepts import patching
 from core.concepts.photo_patches import PRESET_BOXES, box_in_model, layer_box_shares
 from core.inputs import images
 from tests.models import bundled
-from tests.test_pages import decode, figures, heatmap_z, open_page
+from tests.pages.test_pages import decode, figures, heatmap_z, open_page
 
 
 def on_image(name: str):

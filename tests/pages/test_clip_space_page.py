@@ -18,7 +18,7 @@ from core.classroom import presets
 from core.concepts import clip_space, gallery
 from core.shapes import held_out, live_clip
 from tests.models import bundled
-from tests.test_pages import decode, figures, heatmap_z, open_page
+from tests.pages.test_pages import decode, figures, heatmap_z, open_page
 
 
 def figure_titled(at, words: str) -> dict:

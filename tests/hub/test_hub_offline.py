@@ -29,7 +29,7 @@ from components.service import models
 from core.classroom.page_table import PAGE_TABLE
 from core.inputs import images, text_limits
 from core.models import registry
-from tests import test_browser as browser_helpers
+from tests.browser import test_browser as browser_helpers
 from tests.conftest import ROOT
 from tests.hub_standin import VQA_ANSWERS, hub_standin, partial_cache  # noqa: F401 - hub_standin is a fixture
 
