@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.attention import HEAD_MAX, HEAD_MEAN, LAYER_MEAN
+from core.attention import select
 
 MAGIC = b"AEX1"
 LEVELS = 255  # uint8: the quantisation step of a view is its scale / 255
@@ -53,12 +53,7 @@ def dequantise(codes: np.ndarray, scales: np.ndarray) -> np.ndarray:
 def view(maps: np.ndarray, layer, head) -> np.ndarray:
     """(L, H, Q, K) -> (Q, K), exactly as the browser computes a view: a layer index or "mean"; a head index,
     "mean" or "max" (the mean over layers first, then the head reduction: core.attention.select's order)."""
-    per_layer = maps.mean(axis=0) if layer == LAYER_MEAN else maps[int(layer)]  # (H, Q, K)
-    if head == HEAD_MEAN:
-        return per_layer.mean(axis=0)
-    if head == HEAD_MAX:
-        return per_layer.max(axis=0)
-    return per_layer[int(head)]
+    return select(maps, layer, head)
 
 
 def image_bytes(image: np.ndarray) -> tuple[bytes, str]:

@@ -10,7 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, explorer, serve, wait_for_explorer
+from bench.browser import explorer, serve, wait_for_explorer
+from tests.browser.test_browser import browser  # noqa: F401 - the shared fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -24,14 +25,6 @@ def server():
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"chromium not found at {CHROMIUM}: install Debian's chromium (see .ci/run)")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _runs(page) -> str:
