@@ -75,8 +75,8 @@ def patch_overlay(
                           " %{z:.3f}<extra></extra>",
         ))
     traces.append(_grid_lines(patch_size, grid))
-    shapes = [] if box is None else [dict(type="rect", x0=box[0], y0=box[1], x1=box[2], y1=box[3], xref="x",
-                                          yref="y", line=dict(color="#00e5ff", width=3))]
+    box_outline = {} if box is None else {"shapes": [dict(type="rect", x0=box[0], y0=box[1], x1=box[2], y1=box[3],
+                                                          xref="x", yref="y", line=dict(color="#00e5ff", width=3))]}
     return plain_figure(traces, dict(
-        title=dict(text=title), margin=dict(l=0, r=0, t=40 if title else 10, b=0), height=420, shapes=shapes,
+        title=dict(text=title), margin=dict(l=0, r=0, t=40 if title else 10, b=0), height=420, **box_outline,
         xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x")))

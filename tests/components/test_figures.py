@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from components.figures.attention_matrix import attention_matrix
+from components.figures.box_share import box_share_chart
 from components.figures.mass_chart import mass_chart
 from components.figures.patch_overlay import patch_overlay
 from components.figures.projection_plot import projection_plot
@@ -27,6 +28,8 @@ def validated(fig: go.Figure) -> dict:
 @pytest.mark.parametrize("fig", [
     patch_overlay(IMAGE, 16, (4, 6), RNG.random((4, 6)).astype(np.float32), title="where", value_label="cosine"),
     patch_overlay(IMAGE, 16, (4, 6)),
+    patch_overlay(IMAGE, 16, (4, 6), RNG.random((4, 6)).astype(np.float32), box=(8.0, 4.0, 40.5, 30.0)),
+    box_share_chart(np.array([0.2, 0.5, 0.7], np.float32), 0.3, title="box"),
     attention_matrix(RNG.random((3, 5)), ["a", "b", "a"], list("vwxyz"), title="m", boundaries=[("x", 1.5), ("y", 0.5)],
                      block_labels=[(0.5, 0.5, "text->text")]),
     attention_matrix(RNG.random((2, 2)), ["q1", "q2"], ["k1", "k2"], cells=[(0, 0), (1, 1)]),
@@ -37,7 +40,7 @@ def validated(fig: go.Figure) -> dict:
                     image_captions=["a", "b", "c"], chosen=("caption", 3), neighbours=[("image", 0)]),
     projection_plot(RNG.random((3, 3)), ["cat", "dog", "sun"], RNG.random((3, 3)), ["a", "b", "c"],
                     [(0, 0), (1, 1), (2, 2)], title="UMAP", axis_label="UMAP"),
-], ids=["overlay", "grid only", "matrix with blocks", "plain matrix", "token bars", "mass chart", "projection 2-D",
+], ids=["overlay", "grid only", "overlay with a box", "box share", "matrix with blocks", "plain matrix", "token bars", "mass chart", "projection 2-D",
         "projection 3-D"])
 def test_unvalidated_figures_send_the_same_json_as_validated_ones(fig):
     assert json.loads(pio.to_json(fig, validate=False)) == validated(fig)

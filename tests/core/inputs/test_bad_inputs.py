@@ -235,7 +235,7 @@ def test_every_image_case_through_the_real_sidebar_one_after_another():
         if outcome == ERROR:
             assert any("Choose an image" in i.value for i in at.info), case.name
         else:  # the page ran the vision tower on it
-            assert at.metric and at.metric[0].value.endswith("= 8 x 8"), case.name
+            assert at.metric and at.metric[0].value.endswith("= 16 x 16"), case.name  # an upload: DINOv2, 224 px
 
 
 @pytest.mark.parametrize("page", ["pages/early_fusion.py", "pages/cross_attention.py"])
