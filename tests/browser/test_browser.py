@@ -160,11 +160,11 @@ def test_every_request_goes_to_the_app_itself(server, browser):
     page.goto(server)
     page.get_by_role("heading", name=PAGES["Home"][0]).first.wait_for(timeout=60_000)
     _wait_until_idle(page)
-    for link, (title, charts) in PAGES.items():
+    for link, (title, charts) in PAGES.items():  # generous waits: a first visit may load and convert models
         page.locator('[data-testid="stSidebarNav"]').get_by_text(link, exact=True).click()
-        page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
+        page.get_by_role("heading", name=title).first.wait_for(timeout=240_000)
         if charts:
-            page.locator(".js-plotly-plot").nth(charts - 1).wait_for(timeout=60_000)
+            page.locator(".js-plotly-plot").nth(charts - 1).wait_for(timeout=240_000)
         _wait_until_idle(page)
     page.wait_for_timeout(1000)  # late fetches (favicon, fonts) too
     context.close()

@@ -45,6 +45,7 @@ def model(folder):
 def reference():
     """onnxruntime on the ONNX graph cut at the backbone's last hidden state, height and width left free."""
     ort = pytest.importorskip("onnxruntime")
+    ort.disable_telemetry_events()  # its telemetry would reach for mobile.events.data.microsoft.com from this process
     import onnx
     from onnx import TensorProto, helper
 
