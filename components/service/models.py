@@ -108,8 +108,6 @@ def model(pack: str, role: str) -> registry.LoadedModel:
     """The model for a role, loaded once per process (callers resolve the pack with `serving_pack` first). A hub
     load that fails is remembered for HUB_RETRY_S and raised as HubLoadFailed."""
     label = registry.spec(pack, role).label
-    if role != "vision":  # another model for a new result: the 448 px DINOv2 view (~400 MB) goes first, so the
-        _photo_view_448.clear()  # next page's model and results fit beside it (bench/memory.py: 2.54 GB otherwise)
     with st.spinner(f"Loading {label} (first use only)…"):
         try:
             return _load(pack, role)

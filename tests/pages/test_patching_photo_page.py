@@ -91,12 +91,3 @@ def test_a_patch_chosen_on_a_finer_grid_survives_a_coarser_one():
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["patching_patch"] < 64
 
-
-def test_the_448_view_is_dropped_when_another_model_serves_a_new_result():
-    from components.service import models
-
-    png = images.sample_png("photo: coffee")
-    first = models.photo_view("bundled", png, 448)
-    assert models.photo_view("bundled", png, 448) is first  # cached while Patching is in use
-    models.ask("bundled", images.sample_png("shapes: one object"), "which shape is drawn, once more?")  # new result
-    assert models.photo_view("bundled", png, 448) is not first  # recomputed: the big view did not stay behind
