@@ -176,7 +176,14 @@ def photo_view(pack: str, image_png: bytes, side: int = 224) -> patching.PatchVi
 
 
 def vision_view(pack: str, image_png: bytes, role: str, side: int = 224) -> patching.PatchView:
-    """The Patching page's view from the chosen vision model: DINOv2 ("vision") at `side` px, or a CLIP tower."""
+    """The Patching page's view from the chosen vision model: DINOv2 ("vision") at `side` px, or a CLIP tower.
+
+    Choosing anything but 448 px drops the cached 448 px view (288 MB of attentions): the next model's load then
+    never stacks on it (bench/memory.py: 2543 MB peak when it stayed through cross-attention). Done here, in the
+    page's own call and outside every cached function: clearing it from inside model(), which cached results call,
+    hung the page (the real-browser walk, CI of f875457)."""
+    if role != "vision" or side != 448:
+        _photo_view_448.clear()
     return photo_view(pack, image_png, side) if role == "vision" else patch_view(pack, image_png, role)
 
 
