@@ -34,7 +34,7 @@ def test_a_photo_runs_dinov2_and_its_box_chart_is_the_models_own_numbers():
         key="patching_box_y_photo: coffee_224").value)
     box = (slider_box[0], slider_box[2], slider_box[1], slider_box[3])  # the sliders start on the preset, rounded
     assert abs(box[0] - box_in_model(PRESET_BOXES["coffee"].box, photo.size, 224)[0]) <= 1
-    shares, area = layer_box_shares(view.cls_attention, view.grid, box)
+    shares, area = layer_box_shares(view.cls_attention, view.patches, box)
     chart = titled(at, "inside the box")
     line = next(t for t in chart["data"] if t["name"].startswith("CLS attention"))
     assert np.allclose(decode(line["y"]), shares, atol=1e-5)
@@ -91,3 +91,16 @@ def test_a_patch_chosen_on_a_finer_grid_survives_a_coarser_one():
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["patching_patch"] < 64
 
+
+
+def test_leaving_448_px_drops_the_448_view_and_staying_keeps_it():
+    from components.service import models
+
+    png = images.sample_png("photo: coffee")
+    first = models.vision_view("bundled", png, "vision", 448)
+    assert models.vision_view("bundled", png, "vision", 448) is first  # cached while 448 px is chosen
+    models.vision_view("bundled", png, "vision", 224)  # the student goes back to 224 px
+    assert models.photo_view("bundled", png, 448) is not first  # recomputed: the 288 MB view did not stay behind
+    second = models.photo_view("bundled", png, 448)
+    models.vision_view("bundled", png, "clip")  # or switches to CLIP
+    assert models.photo_view("bundled", png, 448) is not second
