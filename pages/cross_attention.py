@@ -37,16 +37,15 @@ if mode == CAPTION:
 question = require_text(inputs)
 result = models.ask(inputs.pack, image_png, question)
 n_layers, n_heads = result.cross_attentions.shape[:2]
-rows, cols = result.grid
 linked = deep_link.apply_view(PAGE.name, [LAYER_MEAN, *range(n_layers)], [HEAD_MEAN, HEAD_MAX, *range(n_heads)],
-                              n_tokens=len(result.tokens), n_patches=rows * cols)
+                              n_tokens=len(result.tokens), n_patches=result.patches.n_patches)
 if linked and linked.patch is not None:  # the link's patch stays (below, a new view would start at the top patch)
     st.session_state["cross_patch_for"] = (inputs.image_name, question,
                                            st.session_state.get(PAGE.key("token"), naming_token(result.tokens)))
 if predict_toggle(PAGE.keys):
     word = naming_token(result.tokens)
     patch_question(PAGE.key("q"), f"Which patch will the word “{result.tokens[word]}” look at most (last layer, "
-                   "mean over heads)? Click it on the image.", result.model_image, result.grid,
+                   "mean over heads)? Click it on the image.", result.patches,
                    select(result.token_patch_matrix, n_layers - 1, HEAD_MEAN)[word],
                    (inputs.pack, inputs.image_name, question))
 
@@ -55,7 +54,6 @@ st.caption(f"Question: “{escape_markdown(result.question)}” · answer probab
 
 layer, head = layer_head_selectors(n_layers, n_heads, key=PAGE.keys, allow_layer_mean=True)
 matrix = select(result.token_patch_matrix, layer, head)  # (T, N)
-patch_labels = [f"p({r},{c})" for r in range(rows) for c in range(cols)]
 
 token_options = list(range(len(result.tokens)))
 default_token = naming_token(result.tokens)
@@ -65,15 +63,15 @@ token = default_token if token is None else token
 
 explorer_section(result, PAGE, (inputs.image_name, question), layer, head, token)
 
-token_patch_section(result, matrix, patch_labels, layer, head, token, question, inputs.pack)
+token_patch_section(result, matrix, layer, head, token, question, inputs.pack)
 
 with st.expander("Step through: image → patches → tokens → attention"):
     step_through(result, matrix, key="cross_steps")
 
-patch = patch_readers(result, matrix, patch_labels, PAGE, inputs.image_name, question, token)
+patch = patch_readers(result, matrix, PAGE, inputs.image_name, question, token)
 deep_link.publish(layer=layer, head=head, token=token, patch=patch,
                   predict=True if st.session_state.get(PAGE.key("predict")) else None)
 
 qkv_section(inputs.pack, image_png, question, n_layers, layer, head, token)
 grounding_section(inputs.pack)
-masking_section(inputs.pack, image_png, question, result.tokens, len(patch_labels), layer, head, token)
+masking_section(inputs.pack, image_png, question, result.tokens, result.patches.n_patches, layer, head, token)

@@ -2,10 +2,10 @@ import numpy as np
 import streamlit as st
 
 from components.figures.mass_chart import mass_chart
+from components.sections.explorer_section import explorer_for
 from components.sections.fusion_designs_view import fusion_designs_view
 from components.sections.fusion_readers import fusion_readers
 from components.sections.joint_attention_section import joint_attention_section
-from components.sections.explorer_section import explorer_for
 from components.sections.lesson import formulas_at, lesson_intro
 from components.sections.stream_section import stream_section
 from components.service import models
@@ -28,7 +28,7 @@ question = require_text(inputs)
 result = models.fuse(inputs.pack, image_png, question)
 n_layers, n_heads = result.attentions.shape[:2]
 deep_link.apply_view(PAGE.name, list(range(n_layers)), [HEAD_MEAN, HEAD_MAX, *range(n_heads)],
-                     n_tokens=result.n_text, n_patches=result.grid[0] * result.grid[1])
+                     n_tokens=result.n_text, n_patches=result.patches.n_patches)
 if predict_toggle(PAGE.keys):
     choice_question(PAGE.key("q"), "In the last layer, what share of a text token's attention goes to the image "
                     "tokens (mean over text tokens and heads)?", SHARE_BINS,
@@ -64,8 +64,8 @@ def joint_attention_view() -> None:
 
 
 joint_attention_view()
-explorer_for(result.text_to_patch_maps(), result.tokens[: result.n_text], result.grid, result.model_image,
-             key=PAGE.key("explorer"), title="Text -> image, every layer and head, in your browser")
+explorer_for(result.text_to_patch_maps(), key=PAGE.key("explorer"),
+             title="Text -> image, every layer and head, in your browser")
 
 if st.toggle("Compare the three fusion designs on this input", key="fusion_designs"):
     fusion_designs_view(models.fusion_designs_compare(inputs.pack, image_png, question), key="designs")

@@ -48,7 +48,7 @@ spectrogram_section(heard, matrix, "timing-heads" if which == TIMING else f"laye
                     PAGE.keys, sound.sample)
 st.caption(f"Timing heads (layer, head): {', '.join(f'({l}, {h})' for l, h in heard.alignment_heads)}.")
 with st.expander("Every layer and head at a glance, in your browser: hover a token, click to pin"):
-    explorer_for(heard.cross_attention, heard.tokens, None, None, key=PAGE.key("explorer"),
+    explorer_for(heard.token_frame_maps(), key=PAGE.key("explorer"),
                  selected={"layer": n_layers - 1, "head": HEAD_MEAN, "query": token}, title="Token x frame")
 deep_link.publish(layer=layer, head=head, token=token)
 

@@ -34,7 +34,7 @@ deep_link.apply_view(PAGE.name, [LAYER_MEAN, *range(n_layers)], [HEAD_MEAN, HEAD
                      n_patches=view.n_patches)
 if predict_toggle(PAGE.keys):
     patch_question(PAGE.key("q"), "Where will the CLS token look in the last layer (mean over heads)? Click the "
-                   "patch you expect to get the most attention.", view.model_image, view.grid,
+                   "patch you expect to get the most attention.", view.patches,
                    view.cls_to_patches(n_layers - 1, HEAD_MEAN).ravel(), (inputs.pack, inputs.image_name, choice.key))
 
 patch_sequence_section(view)
@@ -52,7 +52,7 @@ def attention_between_patches(patch: int) -> None:
 
 
 attention_between_patches(patch)
-explorer_for(view.cls_attention[:, :, None], ["CLS"], view.grid, view.model_image, key=PAGE.key("explorer"),
+explorer_for(view.cls_maps(), key=PAGE.key("explorer"),
              title="Where CLS looks, every layer and head, in your browser")
 
 formulas_at(PAGE.name, "rollout")

@@ -10,6 +10,7 @@ from PIL import Image
 
 from components.figures.frozen_figure import FrozenFigure, cached_figure, plain_figure
 from components.figures.value_cache import value_cached
+from core.attention.patch_grid import PatchGrid
 
 COLORSCALE = "Viridis"  # perceptually uniform, dark-to-bright; reads on light and dark themes alike
 COLORSCALE_STOPS = [list(stop) for stop in go.Heatmap(colorscale=COLORSCALE).colorscale]  # as validation writes it
@@ -51,19 +52,18 @@ def _grid_lines(patch_size: int, grid: tuple[int, int]) -> dict:
 
 @cached_figure  # a layer or head change reruns the page: the figures it does not change are reused
 def patch_overlay(
-    image: np.ndarray,
-    patch_size: int,
-    grid: tuple[int, int],
+    patches: PatchGrid,
     values: np.ndarray | None = None,
     title: str = "",
     value_label: str = "attention",
     opacity: float = 0.55,
     box: tuple[float, float, float, float] | None = None,
 ) -> FrozenFigure:
-    """image: (H, W, 3) uint8; values: (rows, cols) or None (grid only); box: (x0, y0, x1, y1) in image pixels,
-    drawn as an outline."""
-    rows, cols = grid
-    traces = [dict(type="image", source=_data_uri(image), hoverinfo="skip")]
+    """The model's image and its patch grid; values: (rows, cols) or None (grid only); box: (x0, y0, x1, y1) in
+    image pixels, drawn as an outline."""
+    rows, cols = grid = patches.shape
+    patch_size = patches.patch_size
+    traces = [dict(type="image", source=_data_uri(patches.image), hoverinfo="skip")]
     if values is not None:
         if values.shape != (rows, cols):
             raise ValueError(f"values {values.shape} do not match the {rows}x{cols} patch grid")

@@ -5,8 +5,8 @@ A widget that only changes the view reruns the whole page script; whatever the p
 is then built again unless it is cached. functools.lru_cache cannot take numpy arrays (unhashable), and
 st.cache_resource's value hashing walks label lists item by item (it cost more than it saved here), so the key is
 the pickled arguments: pickle writes values, so equal arguments give equal bytes and different arguments can only
-give different bytes. Numpy arrays passed as arguments go in as dtype, shape and a SHA-256 of their data, hashed
-where they lie (a 384 px image: 0.25 ms, against 0.6 ms to copy it into the pickle and hash the copy); anything
+give different bytes. Numpy arrays passed as arguments (and a PatchGrid's image) go in as dtype, shape and a SHA-256
+of their data, hashed where they lie (a 384 px image: 0.25 ms, against 0.6 ms to copy it into the pickle and hash the copy); anything
 else, arrays inside it included, is pickled whole (at C speed: a per-object hook cost 2 ms on a 150-row table).
 A cached value is shared by every session: return only things nobody changes (bytes, FrozenFigure).
 """
@@ -22,10 +22,14 @@ from typing import TypeVar
 
 import numpy as np
 
+from core.attention.patch_grid import PatchGrid
+
 T = TypeVar("T")
 
 
 def _value_bytes(value) -> bytes:
+    if isinstance(value, PatchGrid):  # its image hashed where it lies, as an array argument is
+        return _value_bytes((value.patch_size, value.rows, value.cols)) + _value_bytes(value.image)
     if isinstance(value, np.ndarray) and not value.dtype.hasobject:
         data = np.ascontiguousarray(value)
         head = pickle.dumps(("ndarray", data.dtype.str, data.shape), protocol=pickle.HIGHEST_PROTOCOL)

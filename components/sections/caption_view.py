@@ -20,7 +20,6 @@ def caption_view(result: CaptionResult) -> None:
     step = st.select_slider("Decoding step", options=list(range(len(result.words))), key="caption_step",
                             format_func=lambda s: f"{s + 1}: {result.words[s]}",
                             help="Each step writes one word; the heatmap shows where the decoder looked to choose it.")
-    rows, cols = result.grid
     row = blip.IMAGE_TOKENS.patches(select(result.cross_attentions, layer, head)[step])  # (N,) patches only
-    st.plotly_chart(patch_overlay(result.model_image, result.patch_size, result.grid, row.reshape(rows, cols),
+    st.plotly_chart(patch_overlay(result.patches, result.patches.on_grid(row),
                                   title=f"Looking at the image to write “{result.words[step]}”"), key="caption_heatmap")

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 import streamlit as st
 
 from components.widgets.attention_explorer import attention_explorer
 from core.attention import HEAD_MEAN
+from core.attention.maps import AttentionMaps
 from core.classroom.page_table import PageSpec
 from core.concepts.cross_attention import CrossAttentionResult, naming_token
 
 
-def explorer_for(maps: np.ndarray, labels: list[str], grid: tuple[int, int] | None, image: np.ndarray | None,
-                 key: str, selected: dict | None = None, title: str = "",
+def explorer_for(maps: AttentionMaps, key: str, selected: dict | None = None, title: str = "",
                  on_pin: Callable[[dict], None] | None = None) -> dict | None:
-    """Any page's (layers, heads, queries, keys) maps: patches on a grid over an image, or keys on a strip (grid
-    None, e.g. audio frames). Returns the pinned {layer, head, query, key} or None."""
-    return attention_explorer(maps, labels, grid, image, key=key, selected=selected, title=title, on_pin=on_pin)
+    """Any page's maps: keys that are patches on their grid over the model's image, or keys on a strip (e.g. audio
+    frames). Returns the pinned {layer, head, query, key} or None."""
+    grid, image = (maps.patches.shape, maps.patches.image) if maps.patches is not None else (None, None)
+    return attention_explorer(maps.weights, maps.queries, grid, image, key=key, selected=selected, title=title,
+                              on_pin=on_pin)
 
 
 def explorer_section(result: CrossAttentionResult, page: PageSpec, context: tuple, layer, head, token: int
@@ -33,9 +34,9 @@ def explorer_section(result: CrossAttentionResult, page: PageSpec, context: tupl
             st.session_state[page.key("patch")] = selection["key"]
             st.session_state[f"{page.keys}_patch_for"] = (*context, selection["query"])  # keep the pinned patch
 
-    maps = result.token_patch_matrix  # (L, H, T, N)
-    start = {"layer": maps.shape[0] - 1, "head": HEAD_MEAN, "query": naming_token(result.tokens)}
+    maps = result.token_patch_maps()
+    start = {"layer": maps.n_layers - 1, "head": HEAD_MEAN, "query": naming_token(result.tokens)}
     chosen = {"layer": layer, "head": head, "query": token}
-    return explorer_for(maps, result.tokens, result.grid, result.model_image, key=page.key("explorer"),
+    return explorer_for(maps, key=page.key("explorer"),
                         selected={**start, **{k: v for k, v in chosen.items() if v is not None}},
                         title="Every layer and head, in your browser", on_pin=pin)

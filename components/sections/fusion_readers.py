@@ -21,15 +21,13 @@ def fusion_readers(result: FusionResult, matrix_stream: np.ndarray, page: PageSp
                                           default=naming_token(result.tokens[:result.n_text]),
                                           key=page.key("token"), format_func=lambda i: result.tokens[i])
         text_token = naming_token(result.tokens[:result.n_text]) if text_token is None else text_token
-        st.plotly_chart(patch_overlay(result.model_image, result.patch_size, result.grid,
-                                      result.text_to_patches(matrix_stream, text_token),
+        st.plotly_chart(patch_overlay(result.patches, result.text_to_patches(matrix_stream, text_token),
                                       title=f"Where “{result.tokens[text_token]}” looked in the image"),
                         key="fusion_token_heatmap")
     with right:
         rows, cols = result.grid
         st.markdown("**Which words does a patch read?** Click a patch.")
-        clickable_patch_grid(result.model_image, result.grid, state_key=page.key("patch"),
-                             click_key="fusion_patch_click")
+        clickable_patch_grid(result.patches, state_key=page.key("patch"), click_key="fusion_patch_click")
         r, c = divmod(st.session_state.get(page.key("patch"), 0), cols)
         st.plotly_chart(token_bars(result.patch_to_text(matrix_stream, r, c), result.tokens[:result.n_text],
                                    title=f"Attention from patch p({r},{c}) to the text"), key="fusion_patch_tokens")

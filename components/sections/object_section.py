@@ -14,7 +14,7 @@ from core.concepts.photo_patches import PRESET_BOXES, box_in_model, layer_box_sh
 
 def object_section(view: PatchView, image_name: str, photo_size: tuple[int, int]) -> None:
     st.header("5. Objects, with no labels ever seen")
-    side = view.model_image.shape[0]
+    side = view.patches.image.shape[0]
     left, right = st.columns(2)
     left.image(enlarged_png((view.feature_rgb() * 255).round().astype("uint8"), 360), width=360, output_format="PNG",
                caption="The last layer's patch features, their top 3 principal components as red, green, blue. "
@@ -29,11 +29,11 @@ def object_section(view: PatchView, image_name: str, photo_size: tuple[int, int]
     if x[1] <= x[0] or y[1] <= y[0]:
         right.info("Give the box some width and height.")
         return
-    shares, area = layer_box_shares(view.cls_attention, view.grid, box, view.patch_size)  # (L,), float
+    shares, area = layer_box_shares(view.cls_attention, view.patches, box)  # (L,), float
     right.plotly_chart(box_share_chart(shares, area, title="CLS attention inside the box vs the box's area"),
                        key="box_share", config=chart_config("patching_box-share"))
-    last = view.cls_attention[-1].mean(axis=0).reshape(view.grid)
-    left.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid, last, box=box,
+    last = view.patches.on_grid(view.cls_attention[-1].mean(axis=0))
+    left.plotly_chart(patch_overlay(view.patches, last, box=box,
                                     title="Last layer: where CLS looks (mean of heads)"), key="box_overlay")
     what = f"around {preset.label}" if preset else "you set"
     right.caption(f"The box {what} covers {area:.0%} of the image; in the last layer CLS puts {shares[-1]:.0%} of its "

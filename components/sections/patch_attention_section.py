@@ -6,7 +6,6 @@ import streamlit as st
 from components.figures.patch_overlay import patch_overlay
 from components.widgets.export import chart_config, export_matrix
 from core.attention import select
-from core.classroom.export import patch_labels
 from core.concepts.patching import PatchView
 
 
@@ -15,15 +14,13 @@ def patch_attention_section(view: PatchView, layer, head, patch: int, pack: str,
     attention = select(view.attentions, layer, head)  # (1 + N, 1 + N): the export's full matrix
     cls_map = view.cls_to_patches(layer, head)  # (rows, cols)
     left, right = st.columns(2)
-    left.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid, cls_map,
-                                    title="CLS -> patch attention"), key="cls_attention",
+    left.plotly_chart(patch_overlay(view.patches, cls_map, title="CLS -> patch attention"), key="cls_attention",
                       config=chart_config(f"patching_cls_layer-{layer}_head-{head}"))
     patch_map = view.patch_to_patches(patch, layer, head)  # (rows, cols)
-    right.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid, patch_map,
-                                     title=f"Where p({r},{c}) looks (click another patch above)"),
-                       key="patch_attention")
+    right.plotly_chart(patch_overlay(view.patches, patch_map,
+                                     title=f"Where p({r},{c}) looks (click another patch above)"), key="patch_attention")
     st.caption(f"CLS attention over patches sums to {cls_map.sum():.3f}; the rest ({1 - cls_map.sum():.3f}) goes to "
                "CLS itself. Download this layer and head's full attention matrix (CLS and every patch, with labels):")
-    token_labels = ["CLS"] + patch_labels(view.grid)
+    token_labels = ["CLS"] + view.patches.labels()
     export_matrix(attention, token_labels, token_labels, f"patching_layer-{layer}_head-{head}", key="patching_export",
                   corner="query \\ key", layer=str(layer), head=str(head), pack=pack, image=image_name)

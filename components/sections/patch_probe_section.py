@@ -15,7 +15,7 @@ def patch_probe_section(space: ClipSpace, captions: list[str], source: clip_sour
                                  format_func=lambda i: captions[i], key="clip_patch_text")
     patch_caption = patch_caption if patch_caption is not None and patch_caption < len(captions) else 0
     probe = patch_text_similarity_in(space, patch_caption)  # from the embedding pass: no forward of its own
-    st.plotly_chart(patch_overlay(probe.model_image, probe.patch_size, probe.cosine.shape, probe.cosine,
+    st.plotly_chart(patch_overlay(probe.patches, probe.cosine,
                                   title="cosine(patch token → image projection, caption embedding)",
                                   value_label="cosine"), key="patch_text",
                     config=chart_config("clip-space_text-patch"))

@@ -11,14 +11,13 @@ from core.concepts.patching import PatchView
 
 
 def rollout_section(view: PatchView) -> None:
-    rows, cols = view.grid
     n_layers, n_heads = view.attentions.shape[:2]
     left, right = st.columns(2)
     fusion = left.selectbox("Rollout: fuse heads by", HEAD_FUSIONS, key="patching_fusion")
     discard = right.slider("Rollout: discard the weakest share of weights", 0.0, 0.95, 0.0, 0.05,
                            key="patching_discard")
     rolled = view.rollout_into_cls(fusion, discard)  # (N,): how much each patch flows into the final CLS
-    left.plotly_chart(patch_overlay(view.model_image, view.patch_size, view.grid, rolled.reshape(rows, cols),
+    left.plotly_chart(patch_overlay(view.patches, view.patches.on_grid(rolled),
                                     title="Attention rollout into CLS, all layers", value_label="rollout"),
                       key="rollout", config=chart_config("patching_rollout"))
     distance = view.attention_distance()  # (L, H)
@@ -28,4 +27,4 @@ def rollout_section(view: PatchView) -> None:
                                         "late?)", height=420), key="attention_distance")
     st.caption("Rollout multiplies the layers' attention (keeping the residual's half of each token) to follow the "
                "input patches into the final CLS; raw attention shows one layer only. Mean attention distance: how "
-               f"far, in pixels of this {view.model_image.shape[0]} px image, a patch's attention reaches.")
+               f"far, in pixels of this {view.patches.image.shape[0]} px image, a patch's attention reaches.")

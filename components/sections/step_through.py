@@ -19,12 +19,11 @@ def step_through(result: CrossAttentionResult, matrix: np.ndarray, key: str) -> 
                              key=f"{key}_stage")
     rows, cols = result.grid
     if stage == 0:
-        st.image(picture_png(result.model_image, 320), width=320, output_format="PNG",
+        st.image(picture_png(result.patches.image, 320), width=320, output_format="PNG",
                  caption="The image as the model receives it (resized, normalisation undone)")
     elif stage == 1:
-        st.plotly_chart(patch_overlay(result.model_image, result.patch_size, result.grid,
-                                      title=f"{rows} x {cols} = {rows * cols} patches of {result.patch_size} px"),
-                        key=f"{key}_patches")
+        title = f"{rows} x {cols} = {rows * cols} patches of {result.patches.patch_size} px"
+        st.plotly_chart(patch_overlay(result.patches, title=title), key=f"{key}_patches")
         st.caption("Each patch becomes one vector: these are the keys and values the text will query.")
     elif stage == 2:
         st.markdown(" ".join(f"`{t}`" for t in result.tokens))
@@ -33,13 +32,12 @@ def step_through(result: CrossAttentionResult, matrix: np.ndarray, key: str) -> 
     elif stage >= 3 + len(result.tokens):
         a = stage - 3 - len(result.tokens)
         flow = result.answer_patch_flow(matrix)[a]
-        st.plotly_chart(patch_overlay(result.model_image, result.patch_size, result.grid, flow.reshape(rows, cols),
+        st.plotly_chart(patch_overlay(result.patches, result.patches.on_grid(flow),
                                       title=f"Answer “{answers[a]}”: composed attention via the question"),
                         key=f"{key}_answer")
         st.caption("BLIP's answer decoder does not attend to the patches: it attends to the question tokens, which "
                    "did. This map multiplies the two steps (answer -> question tokens -> patches).")
     else:
         t = stage - 3
-        st.plotly_chart(patch_overlay(result.model_image, result.patch_size, result.grid,
-                                      matrix[t].reshape(rows, cols), title=f"Where “{result.tokens[t]}” looked"),
-                        key=f"{key}_token")
+        st.plotly_chart(patch_overlay(result.patches, result.patches.on_grid(matrix[t]),
+                                      title=f"Where “{result.tokens[t]}” looked"), key=f"{key}_token")

@@ -10,17 +10,16 @@ from components.widgets.export import chart_config, export_matrix
 from core.concepts.cross_attention import CrossAttentionResult
 
 
-def token_patch_section(result: CrossAttentionResult, matrix: np.ndarray, patch_labels: list[str], layer, head,
+def token_patch_section(result: CrossAttentionResult, matrix: np.ndarray, layer, head,
                         token: int, question: str, pack: str) -> None:
     """matrix: (T, N), the question tokens' attention over the patches in reading order."""
-    rows, cols = result.grid
+    patch_labels = result.patches.labels()
     left, right = st.columns([3, 2])
     stem = f"cross-attention_layer-{layer}_head-{head}"
     matrix_figure = attention_matrix(matrix, result.tokens, patch_labels, title="Token x patch cross-attention",
                                      height=360)
     left.plotly_chart(matrix_figure, key="token_patch_matrix", config=chart_config(stem))
-    right.plotly_chart(patch_overlay(result.model_image, result.patch_size, result.grid,
-                                     matrix[token].reshape(rows, cols),
+    right.plotly_chart(patch_overlay(result.patches, result.patches.on_grid(matrix[token]),
                                      title=f"Where “{result.tokens[token]}” looked"), key="token_heatmap",
                        config=chart_config(f"{stem}_{result.tokens[token]}"))
     st.caption("Columns are patches in reading order; the weight on the image's CLS token is left out, so a row can "

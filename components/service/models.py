@@ -18,6 +18,7 @@ import streamlit as st
 
 from core.analysis import faithfulness, grounding
 from core.attention import qkv_math, select
+from core.attention.patch_grid import PatchGrid
 from core.concepts import captioning, cross_attention, early_fusion, fusion_designs, listening, patching
 from core.concepts import listening_math as listening_math_
 from core.inputs import audio as audio_in
@@ -133,6 +134,8 @@ def _read_only(result):
     """A result shared by every session without a copy: its arrays are made read-only, so a page that tried to
     change one in place would fail loudly instead of changing it for everyone."""
     for value in vars(result).values():
+        if isinstance(value, PatchGrid):
+            value = value.image
         if isinstance(value, np.ndarray):
             value.setflags(write=False)
     return result
@@ -235,8 +238,7 @@ def masking_test(pack: str, image_png: bytes, question: str, layer, head, token:
     loaded = model(pack, "vqa")
     result = ask(pack, image_png, question)
     row = select(result.token_patch_matrix, layer, head)[token]  # (N,)
-    return faithfulness.masking_test(loaded.model, loaded.processor, result.model_image, result.grid,
-                                     result.patch_size, question, result.answer, row, k)
+    return faithfulness.masking_test(loaded.model, loaded.processor, result.patches, question, result.answer, row, k)
 
 
 @_on_serving_pack("clip", "vqa", "fusion")

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from components.figures.value_cache import value_cached
-from core.concepts.patching import patch_at
+from core.attention.patch_grid import PatchGrid
 
 SHOWN_PX = 320
 
@@ -64,13 +64,13 @@ def _encoded(image: np.ndarray, grid: tuple[int, int], selected: int) -> _Encode
     return _EncodedPNG(_grid_picture(image, grid, selected))
 
 
-def clickable_patch_grid(image: np.ndarray, grid: tuple[int, int], state_key: str, click_key: str) -> None:
+def clickable_patch_grid(patches: PatchGrid, state_key: str, click_key: str) -> None:
     """Draw the grid with the patch in st.session_state[state_key] outlined; a click stores the clicked patch
     there (the same key a selectbox can use, so both controls show one choice)."""
     def on_click() -> None:
         click = st.session_state.get(click_key)
         if click:
-            st.session_state[state_key] = patch_at(click["x"], click["y"], click["width"], click["height"], grid)
+            st.session_state[state_key] = patches.index_at(click["x"], click["y"], click["width"], click["height"])
 
-    picture = _encoded(image, tuple(grid), int(st.session_state.get(state_key, 0)))
+    picture = _encoded(patches.image, patches.shape, int(st.session_state.get(state_key, 0)))
     streamlit_image_coordinates(picture, key=click_key, on_click=on_click, cursor="crosshair")

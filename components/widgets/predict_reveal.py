@@ -14,8 +14,8 @@ from PIL import Image, ImageDraw
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from components.widgets.clickable_grid import SHOWN_PX, gridded_picture, patch_box
+from core.attention.patch_grid import PatchGrid
 from core.classroom.prediction import Bins, grade_choice, grade_option, grade_patch
-from core.concepts.patching import patch_at
 
 GUESS, TRUTH = (0, 212, 255), (255, 0, 200)  # cyan and magenta, each in a black frame: readable on any object
 
@@ -71,11 +71,11 @@ def _again(key: str) -> None:
     st.button("Ask me again", key=f"{key}_again", icon=":material/replay:", on_click=_forget, args=(key,))
 
 
-def patch_question(key: str, prompt: str, image: np.ndarray, grid: tuple[int, int], values: np.ndarray,
-                   asked_about: tuple) -> None:
+def patch_question(key: str, prompt: str, patches: PatchGrid, values: np.ndarray, asked_about: tuple) -> None:
     """Ask which patch `values` ((rows, cols) or (N,) attention) is highest on; stop the page until revealed.
 
     key: a prefix for this question's state; asked_about: what the question depends on (image, text, pack...)."""
+    image, grid = patches.image, patches.shape
     _fresh(key, asked_about)
     guess = st.session_state.get(f"{key}_guess")
     with st.container(border=True, key=f"{key}_box"):
@@ -84,14 +84,12 @@ def patch_question(key: str, prompt: str, image: np.ndarray, grid: tuple[int, in
             def on_click() -> None:
                 click = st.session_state.get(f"{key}_click")
                 if click:
-                    st.session_state[f"{key}_guess"] = patch_at(click["x"], click["y"], click["width"],
-                                                                click["height"], grid)
+                    st.session_state[f"{key}_guess"] = patches.index_at(click["x"], click["y"], click["width"],
+                                                                        click["height"])
 
             streamlit_image_coordinates(_picture(image, grid, guess), key=f"{key}_click", on_click=on_click,
                                         cursor="crosshair")
-            rows, cols = grid
-            _commit_row(key, guess,
-                        f"Your guess: p({guess // cols},{guess % cols}). Click another patch to change it."
+            _commit_row(key, guess, f"Your guess: {patches.labels()[guess]}. Click another patch to change it."
                         if guess is not None else "")
             st.stop()
         guess = st.session_state[f"{key}_committed"]

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.attention.patch_grid import PatchGrid
 from core.concepts import cross_attention
 from core.models import blip
 from core.shapes import shapes_world
@@ -28,16 +29,6 @@ class MaskingResult:
     top_masked_image: np.ndarray  # (H, W, 3) uint8
 
 
-def mask_patches(image: np.ndarray, patches: list[int], grid: tuple[int, int], patch_size: int) -> np.ndarray:
-    """Paint the given patches (row-major indices) mid-grey: the processors' normalisation maps it to ~0."""
-    out = image.copy()
-    cols = grid[1]
-    for p in patches:
-        r, c = divmod(int(p), cols)
-        out[r * patch_size:(r + 1) * patch_size, c * patch_size:(c + 1) * patch_size] = 128
-    return out
-
-
 def answer_probability(vqa_model, processor, image: Image.Image, question: str, answer: str) -> float:
     """P(answer | image, question) under BLIP's answer decoder, teacher-forced: the product over its tokens."""
     encoding = blip.encode_question(vqa_model, processor, image, question)
@@ -45,19 +36,19 @@ def answer_probability(vqa_model, processor, image: Image.Image, question: str, 
     return float(torch.prod(blip.answer_token_probabilities(vqa_model, encoding.question_embeds, answer_ids)))
 
 
-def masking_test(vqa_model, processor, model_image: np.ndarray, grid: tuple[int, int], patch_size: int,
-                 question: str, answer: str, attention: np.ndarray, k: int, seed: int = 0,
-                 random_draws: int = 5) -> MaskingResult:
-    """attention: (n_patches,) the token's attention over patches (row-major); model_image as the model saw it."""
+def masking_test(vqa_model, processor, patches: PatchGrid, question: str, answer: str, attention: np.ndarray, k: int,
+                 seed: int = 0, random_draws: int = 5) -> MaskingResult:
+    """attention: (n_patches,) the token's attention over patches (row-major); patches: the image as the model saw
+    it. Hidden patches are painted mid-grey (PatchGrid.hidden): the processors' normalisation maps it to ~0."""
     def p(image: np.ndarray) -> float:
         return answer_probability(vqa_model, processor, Image.fromarray(image), question, answer)
 
     top = [int(i) for i in np.argsort(attention)[::-1][:k]]
-    top_image = mask_patches(model_image, top, grid, patch_size)
+    top_image = patches.hidden(top)
     rng = np.random.default_rng(seed)
-    random_p = [p(mask_patches(model_image, list(rng.choice(len(attention), size=k, replace=False)), grid,
-                               patch_size)) for _ in range(random_draws)]
-    return MaskingResult(answer, k, p(model_image), p(top_image), float(np.mean(random_p)), top, top_image)
+    random_p = [p(patches.hidden(list(rng.choice(len(attention), size=k, replace=False))))
+                for _ in range(random_draws)]
+    return MaskingResult(answer, k, p(patches.image), p(top_image), float(np.mean(random_p)), top, top_image)
 
 
 def masking_summary(vqa_model, processor, seeds, k: int = 4) -> tuple[float, float, int]:
@@ -69,8 +60,7 @@ def masking_summary(vqa_model, processor, seeds, k: int = 4) -> tuple[float, flo
         question = f"what color is the {scene.objects[seed % 2].shape}?"
         result = cross_attention.ask(vqa_model, processor, scene.image, question, max_answer_tokens=2)
         row = result.token_patch_matrix.mean(axis=(0, 1))[cross_attention.naming_token(result.tokens)]
-        m = masking_test(vqa_model, processor, result.model_image, result.grid, result.patch_size, question,
-                         result.answer, row, k, seed=seed, random_draws=2)
+        m = masking_test(vqa_model, processor, result.patches, question, result.answer, row, k, seed=seed, random_draws=2)
         top_drops.append(m.p_original - m.p_top_masked)
         random_drops.append(m.p_original - m.p_random_masked)
     return float(np.mean(top_drops)), float(np.mean(random_drops)), len(top_drops)

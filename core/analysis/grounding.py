@@ -16,15 +16,6 @@ from core.concepts import cross_attention, early_fusion
 from core.shapes import shapes_world
 
 
-def patch_coverage(mask: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
-    """(H, W) bool object mask -> (rows, cols): the fraction of each patch the object covers."""
-    rows, cols = grid
-    h, w = mask.shape
-    if h % rows or w % cols:
-        raise ValueError(f"a {h}x{w} mask does not split into a {rows}x{cols} grid")
-    return mask.reshape(rows, h // rows, cols, w // cols).mean(axis=(1, 3))
-
-
 def object_mass(attention: np.ndarray, coverage: np.ndarray) -> np.ndarray:
     """attention: (..., rows, cols) grids; coverage: (rows, cols) -> (...): attention that falls on the object."""
     return (attention * coverage).sum(axis=(-2, -1))
@@ -57,7 +48,7 @@ def grounding_table(vqa_model, processor, seeds: Iterable[int]) -> GroundingTabl
         rows, cols = result.grid
         maps = result.token_patch_matrix.reshape(*result.token_patch_matrix.shape[:3], rows, cols)  # (L, H, T, r, c)
         maps = np.concatenate([maps, maps.mean(axis=1, keepdims=True)], axis=1)  # (L, H + 1, T, r, c)
-        named_cov, other_cov = (patch_coverage(o.mask, result.grid) for o in (target, other))
+        named_cov, other_cov = (result.patches.coverage(o.mask) for o in (target, other))
         word = result.tokens.index(target.shape)
         naming.append(grounded(maps[:, :, word], named_cov, other_cov))
         on_objects = object_mass(maps, named_cov) + object_mass(maps, other_cov)  # (L, H + 1, T)
@@ -88,7 +79,7 @@ def fusion_grounding_table(vilt_model, processor, seeds: Iterable[int]) -> Fusio
         result = early_fusion.fuse(vilt_model, processor, scene.image, f"what color is the {target.shape}?")
         word = result.tokens.index(target.shape)
         weights = np.concatenate([result.attentions, result.attentions.mean(axis=1, keepdims=True)], axis=1)
-        named_cov, other_cov = (patch_coverage(o.mask, result.grid) for o in (target, other))
+        named_cov, other_cov = (result.patches.coverage(o.mask) for o in (target, other))
         layers, heads = weights.shape[:2]
         looked = np.array([[result.text_to_patches(weights[l, h], word) for h in range(heads)]
                            for l in range(layers)])  # (L, H + 1, rows, cols)

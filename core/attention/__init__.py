@@ -59,19 +59,3 @@ def select(weights: np.ndarray, layer: int | str, head: int | str) -> np.ndarray
     if head == HEAD_MAX:
         return per_layer.max(axis=0)
     return per_layer[int(head)]
-
-
-def patch_grid_values(row: np.ndarray, grid: tuple[int, int], positions: np.ndarray | None = None) -> np.ndarray:
-    """Spread one query's attention over the image patches onto the (rows, cols) grid.
-
-    row: (n_patches,) weights of the patch keys, in the model's token order.
-    positions: (n_patches, 2) (row, col) of each patch token, when the order is not row-major (ViLT).
-    """
-    rows, cols = grid
-    if positions is None:
-        if row.shape[0] != rows * cols:
-            raise ValueError(f"{row.shape[0]} patch weights do not fill a {rows}x{cols} grid")
-        return row.reshape(rows, cols)
-    out = np.zeros((rows, cols), dtype=row.dtype)
-    np.add.at(out, (positions[:, 0], positions[:, 1]), row)  # a padded-again patch adds, never overwrites
-    return out

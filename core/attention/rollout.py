@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.attention import Reduce
+from core.attention.patch_grid import PatchGrid
 
 HEAD_FUSIONS = (Reduce.MEAN, Reduce.MAX, Reduce.MIN)
 
@@ -48,12 +49,9 @@ def rollout(attentions: np.ndarray, head_fusion: str = Reduce.MEAN, discard_rati
     return result
 
 
-def mean_attention_distance(attentions: np.ndarray, grid: tuple[int, int], patch_size: int) -> np.ndarray:
-    """(layers, heads, 1 + N, 1 + N) -> (layers, heads): mean distance in pixels from a query patch to what it
-    attends to, over patch queries and patch keys (CLS excluded; weights renormalised over patches)."""
-    rows, cols = grid
-    r, c = np.divmod(np.arange(rows * cols), cols)
-    distance = np.hypot(r[:, None] - r[None, :], c[:, None] - c[None, :]) * patch_size  # (N, N)
-    patch_attention = attentions[:, :, 1:, 1:]  # (L, H, N, N)
+def mean_attention_distance(patch_attention: np.ndarray, patches: PatchGrid) -> np.ndarray:
+    """(layers, heads, N, N) patch-to-patch weights (the caller drops CLS and any other prefix token with its
+    model's ImageTokens) -> (layers, heads): mean distance in pixels from a query patch to what it attends to,
+    weights renormalised over the patches."""
     weights = patch_attention / patch_attention.sum(axis=-1, keepdims=True)
-    return (weights * distance).sum(axis=-1).mean(axis=-1)
+    return (weights * patches.distances()).sum(axis=-1).mean(axis=-1)

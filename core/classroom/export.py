@@ -12,12 +12,6 @@ import io
 import numpy as np
 
 
-def patch_labels(grid: tuple[int, int]) -> list[str]:
-    """p(row,col) for every patch in reading order, as on the figures."""
-    rows, cols = grid
-    return [f"p({r},{c})" for r in range(rows) for c in range(cols)]
-
-
 def check_labels(matrix: np.ndarray, row_labels: list, col_labels: list) -> np.ndarray:
     """The matrix as an array, or a ValueError when its shape does not match the labels."""
     matrix = np.asarray(matrix)

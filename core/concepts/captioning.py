@@ -12,7 +12,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.concepts.patching import model_image
+from core.attention.maps import AttentionMaps
+from core.attention.patch_grid import PatchGrid
+from core.concepts.patching import model_patches
 from core.models import blip
 
 
@@ -25,9 +27,16 @@ class CaptionResult:
     caption: str
     words: list[str]
     cross_attentions: np.ndarray
-    grid: tuple[int, int]
-    patch_size: int
-    model_image: np.ndarray
+    patches: PatchGrid  # what the vision tower saw, in its rows x cols patches
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        return self.patches.shape
+
+    def word_patch_maps(self) -> AttentionMaps:
+        """Each decoding step's cross-attention on the patches (the image's CLS dropped), a row per written word."""
+        return AttentionMaps(np.ascontiguousarray(blip.IMAGE_TOKENS.patches(self.cross_attentions)), self.words,
+                             self.patches)
 
 
 @torch.inference_mode()
@@ -40,7 +49,5 @@ def caption(caption_model, processor, image: Image.Image, max_tokens: int = 30) 
         words=processor.tokenizer.convert_ids_to_tokens(new_ids),
         # (L, heads, 1 + S, 1 + N): query t chose token t + 1: drop the last query, it chose nothing shown
         cross_attentions=generated.cross_attentions[:, :, :-1],
-        grid=blip.grid(caption_model, pixel_values),
-        patch_size=blip.patch_size(caption_model),
-        model_image=model_image(pixel_values, processor.image_processor),
+        patches=model_patches(pixel_values, processor.image_processor, blip.patch_size(caption_model)),
     )

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.concepts.patching import model_image
+from core.attention.patch_grid import PatchGrid
+from core.concepts.patching import model_patches
 from core.models import clip
 
 
@@ -23,7 +24,7 @@ class ClipSpace:
 
     The first image's patch tokens come along for the text -> patch probe, so it needs no forward of its own:
     first_patch_embeds: (rows, cols, D), each patch token through the CLS path's LayerNorm and projection, unit
-    length; first_model_image: (H, W, 3) uint8, what the vision tower saw; patch_size: P in pixels."""
+    length; first_patches: what the vision tower saw of it, in patches."""
 
     image_names: list[str]
     texts: list[str]
@@ -31,8 +32,7 @@ class ClipSpace:
     text_embeds: np.ndarray
     logit_scale: float
     first_patch_embeds: np.ndarray
-    first_model_image: np.ndarray
-    patch_size: int
+    first_patches: PatchGrid
 
     @property
     def similarity(self) -> np.ndarray:
@@ -69,8 +69,7 @@ def embed(clip_model, processor, images: list[Image.Image], image_names: list[st
         text_embeds=text_embeds.float().numpy(),
         logit_scale=clip.logit_scale(clip_model),
         first_patch_embeds=patches.float().numpy().reshape(side, side, -1),
-        first_model_image=model_image(inputs.pixel_values[:1], processor.image_processor),
-        patch_size=clip.patch_size(clip_model),
+        first_patches=model_patches(inputs.pixel_values[:1], processor.image_processor, clip.patch_size(clip_model)),
     )
 
 
@@ -99,20 +98,19 @@ def nearest(space: ClipSpace, kind: str, index: int, k: int = 5) -> list[Neighbo
 class PatchTextSimilarity:
     """cosine: (rows, cols), each patch token's projected embedding against the text embedding;
     cls_cosine: the same for the pooled CLS token (the image embedding CLIP was trained on);
-    model_image: (H, W, 3) uint8, what the vision tower saw; patch_size: P in pixels."""
+    patches: what the vision tower saw, in the same rows x cols patches."""
 
     text: str
     cosine: np.ndarray
     cls_cosine: float
-    model_image: np.ndarray
-    patch_size: int
+    patches: PatchGrid
 
 
 def patch_text_similarity_in(space: ClipSpace, caption: int) -> PatchTextSimilarity:
     """The probe for the space's first image and one of its captions, from what `embed` already computed."""
     text_embed = space.text_embeds[caption]  # (D,)
     return PatchTextSimilarity(space.texts[caption], space.first_patch_embeds @ text_embed,
-                               float(space.image_embeds[0] @ text_embed), space.first_model_image, space.patch_size)
+                               float(space.image_embeds[0] @ text_embed), space.first_patches)
 
 
 def patch_text_similarity(clip_model, processor, image: Image.Image, text: str) -> PatchTextSimilarity:

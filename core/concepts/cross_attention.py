@@ -13,7 +13,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.concepts.patching import model_image
+from core.attention.maps import AttentionMaps
+from core.attention.patch_grid import PatchGrid
+from core.concepts.patching import model_patches
 from core.models import blip
 
 
@@ -24,7 +26,7 @@ class CrossAttentionResult:
     answer: the decoded answer; answer_probability: the product of its tokens' probabilities.
     tokens: (T,) question tokens as the tokenizer split them, special tokens included.
     cross_attentions: (layers, heads, T, 1 + n_patches); key 0 is the vision CLS token, then patches row-major.
-    grid: (rows, cols) of patches; model_image: (H, W, 3) uint8, what the vision tower saw.
+    patches: what the vision tower saw, cut into its rows x cols patches.
     """
 
     question: str
@@ -32,16 +34,22 @@ class CrossAttentionResult:
     answer_probability: float
     tokens: list[str]
     cross_attentions: np.ndarray
-    grid: tuple[int, int]
-    patch_size: int
-    model_image: np.ndarray
+    patches: PatchGrid
     answer_tokens: list[str]  # (A,) the generated answer tokens, [SEP] included when generated
     answer_question_attention: np.ndarray  # (decoder layers, heads, A, T): where the answer decoder looked
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        return self.patches.shape
 
     @property
     def token_patch_matrix(self) -> np.ndarray:
         """(layers, heads, T, n_patches): the weights on patches only (CLS column dropped)."""
         return blip.IMAGE_TOKENS.patches(self.cross_attentions)
+
+    def token_patch_maps(self) -> AttentionMaps:
+        """The question tokens' cross-attention on the patches, labelled, for the explorer and the exports."""
+        return AttentionMaps(self.token_patch_matrix, self.tokens, self.patches)
 
     def answer_patch_flow(self, question_matrix: np.ndarray) -> np.ndarray:
         """(A, n_patches): BLIP's answer decoder never sees the patches; it reads the question tokens, which read
@@ -79,9 +87,7 @@ def ask(vqa_model, processor, image: Image.Image, question: str, max_answer_toke
         answer_probability=float(np.prod(probabilities)) if probabilities else 0.0,
         tokens=processor.tokenizer.convert_ids_to_tokens(inputs.input_ids[0]),
         cross_attentions=cross,
-        grid=blip.grid(vqa_model, inputs.pixel_values),
-        patch_size=blip.patch_size(vqa_model),
-        model_image=model_image(inputs.pixel_values, processor.image_processor),
+        patches=model_patches(inputs.pixel_values, processor.image_processor, blip.patch_size(vqa_model)),
         answer_tokens=processor.tokenizer.convert_ids_to_tokens(new_tokens),
         answer_question_attention=answer_question,
     )

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.attention import patch_grid_values
+from core.attention.maps import AttentionMaps
+from core.attention.patch_grid import PatchGrid
 from core.concepts.patching import model_image
 from core.models import vilt
 
@@ -78,10 +79,12 @@ class FusionResult:
     n_image: int
     attentions: np.ndarray
     patch_positions: np.ndarray
-    grid: tuple[int, int]
-    patch_size: int
-    model_image: np.ndarray
+    patches: PatchGrid  # the padded image ViLT saw, in its rows x cols patches
     top_answers: list[tuple[str, float]]
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        return self.patches.shape
 
     @property
     def answer(self) -> str:
@@ -113,18 +116,19 @@ class FusionResult:
                  for k, (r, c) in enumerate(self.patch_positions)]
         return rows
 
-    def text_to_patch_maps(self) -> np.ndarray:
+    def text_to_patch_maps(self) -> AttentionMaps:
         """(L, H, n_text, rows * cols): every text token's attention on the image patches, the patches in reading
         order (ViLT's shuffled order undone), for views that index patches row by row."""
         first_patch = self.n_text + vilt.IMAGE_TOKENS.n_prefix
         rows, cols = self.grid
         by_position = np.argsort(self.patch_positions[:, 0] * cols + self.patch_positions[:, 1], kind="stable")
-        return np.ascontiguousarray(self.attentions[:, :, : self.n_text, first_patch + by_position])
+        weights = np.ascontiguousarray(self.attentions[:, :, : self.n_text, first_patch + by_position])
+        return AttentionMaps(weights, self.tokens[: self.n_text], self.patches)
 
     def text_to_patches(self, matrix: np.ndarray, text_index: int) -> np.ndarray:
         """(S, S) matrix, a text token -> (rows, cols): its attention on each patch, placed by patch_index."""
         first_patch = self.n_text + vilt.IMAGE_TOKENS.n_prefix
-        return patch_grid_values(matrix[text_index, first_patch:], self.grid, self.patch_positions)
+        return self.patches.on_grid(matrix[text_index, first_patch:], self.patch_positions)
 
     def patch_to_text(self, matrix: np.ndarray, row: int, col: int) -> np.ndarray:
         """(S, S) matrix, a patch (row, col) -> (n_text,): how much that patch's token attends to each text token."""
@@ -168,8 +172,7 @@ def fuse(vilt_model, processor, image: Image.Image, question: str) -> FusionResu
         n_image=joint.n_image,
         attentions=joint.attentions,
         patch_positions=joint.patch_positions,
-        grid=joint.grid,
-        patch_size=vilt.patch_size(vilt_model),
-        model_image=model_image(inputs.pixel_values, processor.image_processor),
+        patches=PatchGrid(model_image(inputs.pixel_values, processor.image_processor), vilt.patch_size(vilt_model),
+                          *joint.grid),
         top_answers=[(vilt_model.config.id2label[i], float(s)) for s, i in zip(top.values, top.indices.tolist())],
     )

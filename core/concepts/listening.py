@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.attention.maps import AttentionMaps
 from core.models import whisper
 from core.models.whisper import FRAME_SECONDS, MEL_PER_FRAME, SAMPLE_RATE, Word
 
@@ -62,6 +63,10 @@ class Listening:
     def frame_times(self) -> np.ndarray:
         """(frames,) the start time of each encoder frame in seconds."""
         return np.arange(self.frames) * self.frame_seconds
+
+    def token_frame_maps(self) -> AttentionMaps:
+        """The text tokens' cross-attention on the audio frames (20 ms each), labelled by their start time."""
+        return AttentionMaps(self.cross_attention, self.tokens, key_labels=[f"{t:.2f} s" for t in self.frame_times()])
 
     def alignment_mean(self) -> np.ndarray:
         """(S, frames): the alignment heads' mean cross-attention, what word timing reads."""

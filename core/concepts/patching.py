@@ -15,6 +15,8 @@ import torch
 from PIL import Image
 
 from core.attention import select
+from core.attention.maps import AttentionMaps
+from core.attention.patch_grid import PatchGrid
 from core.attention.rollout import mean_attention_distance, rollout
 from core.models import clip, dinov2
 
@@ -23,15 +25,11 @@ from core.models import clip, dinov2
 class PatchView:
     """What the vision tower saw and where its CLS token looked.
 
-    model_image: (H, W, 3) uint8, the processor's output with normalisation undone.
-    patch_size: P in pixels.
-    grid: (rows, cols) of patches; rows * cols = n_patches.
+    patches: the model's image (the processor's output with normalisation undone) cut into rows x cols patches.
     attentions: (layers, heads, 1 + n_patches, 1 + n_patches); token 0 is CLS, then patches in reading order.
     """
 
-    model_image: np.ndarray
-    patch_size: int
-    grid: tuple[int, int]
+    patches: PatchGrid
     attentions: np.ndarray
     patch_vectors: np.ndarray  # (n_patches, d): each patch after the linear projection, before positions
     position_embeddings: np.ndarray  # (n_patches, d): the learned position of each patch (CLS's left out)
@@ -47,14 +45,12 @@ class PatchView:
         return self._memo[key]
 
     @property
-    def n_patches(self) -> int:
-        return self.grid[0] * self.grid[1]
+    def grid(self) -> tuple[int, int]:
+        return self.patches.shape
 
-    def patch_pixels(self, index: int) -> np.ndarray:
-        """(P, P, 3) uint8: the raw pixels of one patch (row-major index)."""
-        r, c = divmod(index, self.grid[1])
-        p = self.patch_size
-        return self.model_image[r * p:(r + 1) * p, c * p:(c + 1) * p]
+    @property
+    def n_patches(self) -> int:
+        return self.patches.n_patches
 
     def similar_patches(self, index: int) -> np.ndarray:
         """(rows, cols) cosine similarity of every patch vector to the chosen one."""
@@ -82,7 +78,8 @@ class PatchView:
 
     def attention_distance(self) -> np.ndarray:
         """(layers, heads): mean attention distance in pixels (core.attention.rollout.mean_attention_distance)."""
-        return self._once("distance", lambda: mean_attention_distance(self.attentions, self.grid, self.patch_size))
+        return self._once("distance", lambda: mean_attention_distance(
+            clip.IMAGE_TOKENS.patches(clip.IMAGE_TOKENS.patches(self.attentions, axis=-2)), self.patches))
 
     def _principal_colours(self) -> np.ndarray:
         centred = self.patch_vectors - self.patch_vectors.mean(axis=0)
@@ -105,23 +102,19 @@ class PatchView:
         """(layers, heads, n_patches): how much CLS attends to each patch."""
         return clip.IMAGE_TOKENS.patches(self.attentions[:, :, clip.IMAGE_TOKENS.cls_index])
 
+    def cls_maps(self) -> AttentionMaps:
+        """CLS's attention on the patches as maps with one query, for the explorer."""
+        return AttentionMaps(self.cls_attention[:, :, None], ["CLS"], self.patches)
+
     def cls_to_patches(self, layer, head) -> np.ndarray:
         """(rows, cols): where CLS looks in one layer (or LAYER_MEAN) and head (or HEAD_MEAN / HEAD_MAX)."""
         row = select(self.attentions, layer, head)[clip.IMAGE_TOKENS.cls_index]  # (1 + N,)
-        return clip.IMAGE_TOKENS.patches(row).reshape(self.grid)
+        return self.patches.on_grid(clip.IMAGE_TOKENS.patches(row))
 
     def patch_to_patches(self, patch: int, layer, head) -> np.ndarray:
         """(rows, cols): where patch `patch` (reading order) looks, CLS left out."""
         row = select(self.attentions, layer, head)[clip.IMAGE_TOKENS.patch_token(patch)]  # (1 + N,)
-        return clip.IMAGE_TOKENS.patches(row).reshape(self.grid)
-
-
-def patch_at(x: float, y: float, width: float, height: float, grid: tuple[int, int]) -> int:
-    """The row-major index of the patch under a click at (x, y) on the image shown width x height pixels."""
-    rows, cols = grid
-    r = min(rows - 1, max(0, int(y * rows / height)))
-    c = min(cols - 1, max(0, int(x * cols / width)))
-    return r * cols + c
+        return self.patches.on_grid(clip.IMAGE_TOKENS.patches(row))
 
 
 def model_image(pixel_values: torch.Tensor, image_processor) -> np.ndarray:
@@ -132,6 +125,11 @@ def model_image(pixel_values: torch.Tensor, image_processor) -> np.ndarray:
     return (np.clip(pixels, 0, 1) * 255).round().astype(np.uint8).transpose(1, 2, 0)
 
 
+def model_patches(pixel_values: torch.Tensor, image_processor, patch_size: int) -> PatchGrid:
+    """The patch grid of what the model saw: `model_image` cut into patch_size squares."""
+    return PatchGrid.of(model_image(pixel_values, image_processor), patch_size)
+
+
 @torch.inference_mode()
 def patch_view(clip_model, processor, image: Image.Image) -> PatchView:
     pixel_values = processor(images=image, return_tensors="pt").pixel_values  # (1, 3, H, W)
@@ -139,8 +137,8 @@ def patch_view(clip_model, processor, image: Image.Image) -> PatchView:
     rows, cols = clip.grid(clip_model, pixel_values)
     if attentions.shape[-1] != rows * cols + clip.IMAGE_TOKENS.n_prefix:
         raise RuntimeError(f"{attentions.shape[-1]} vision tokens for a {rows}x{cols} grid plus CLS")
-    return PatchView(model_image(pixel_values, processor.image_processor), clip.patch_size(clip_model), (rows, cols),
-                     attentions, clip.patch_vectors(clip_model, pixel_values).float().numpy(),
+    return PatchView(model_patches(pixel_values, processor.image_processor, clip.patch_size(clip_model)), attentions,
+                     clip.patch_vectors(clip_model, pixel_values).float().numpy(),
                      clip.position_embeddings(clip_model))  # (N, d) each; positions: a copy, see its docstring
 
 
@@ -151,7 +149,7 @@ def photo_patch_view(dino_model, processor, image: Image.Image, side: int = dino
     pixels_in = dinov2.model_image(image, side, p)  # (side, side, 3) uint8: what the model sees
     pixels = dinov2.pixel_values(pixels_in, processor)  # (1, 3, side, side)
     out = dinov2.forward(dino_model, pixels, attentions=True)  # attentions (L, H, 1+N, 1+N)
-    return PatchView(pixels_in, p, out.grid, out.attentions,
+    return PatchView(PatchGrid(pixels_in, p, *out.grid), out.attentions,
                      dinov2.patch_vectors(dino_model, pixels).float().numpy(),  # (N, d)
                      dinov2.position_embeddings(dino_model, pixels),  # (N, d)
                      features=dinov2.IMAGE_TOKENS.patches(out.last_hidden_state, axis=0).copy())  # (N, d)

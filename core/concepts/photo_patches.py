@@ -20,10 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from core.attention.patch_grid import Box, PatchGrid
 from core.attention.rollout import rollout as attention_rollout
 from core.models import dinov2
-
-Box = tuple[float, float, float, float]  # (x0, y0, x1, y1): x to the right, y down; x1, y1 exclusive edges
 
 
 @dataclass(frozen=True)
@@ -49,9 +48,8 @@ FACE_BOX = PresetBox("the face", (0.29, 0.03, 0.59, 0.37))  # astronaut: head wi
 class PhotoPatches:
     """What DINOv2 saw of one photo and where its CLS token looked. Arrays are read-only (shared by the cache).
 
-    model_image: (side, side, 3) uint8, the centre square resized: exactly the pixels fed (before normalising).
+    patches: the centre square resized (exactly the pixels fed, before normalising), in P = 14 px patches, N of them.
     crop: (left, top, right, bottom) of that square in the original photo's pixels; photo_size: (width, height).
-    grid: (rows, cols) of patches, N = rows * cols; patch_size: P = 14 px; side = rows * P.
     cls_attention: (layers, heads, N) the CLS query's weights on each patch key, row-major.
     cls_self: (layers, heads) the CLS query's weight on itself: cls_self + cls_attention.sum(-1) == 1.
     rollout: (N,) attention rollout (mean of heads, no discard) from each input patch into the final CLS; the CLS
@@ -59,19 +57,17 @@ class PhotoPatches:
     pca_rgb: (rows, cols, 3) float32 in [0, 1], the last layer's patch features on their top 3 principal components.
     """
 
-    model_image: np.ndarray
+    patches: PatchGrid
     crop: tuple[int, int, int, int]
     photo_size: tuple[int, int]
-    grid: tuple[int, int]
-    patch_size: int
     cls_attention: np.ndarray
     cls_self: np.ndarray
     rollout: np.ndarray
     pca_rgb: np.ndarray
 
     @property
-    def n_patches(self) -> int:
-        return self.grid[0] * self.grid[1]
+    def grid(self) -> tuple[int, int]:
+        return self.patches.shape
 
     def last_layer_mean(self) -> np.ndarray:
         """(N,) the last layer's CLS attention, mean of the heads."""
@@ -79,7 +75,7 @@ class PhotoPatches:
 
     def box_in_model(self, relative_box: Box) -> Box:
         """A box relative to the whole photo (0..1) -> model-image pixels, clipped to what the crop kept."""
-        return box_in_model(relative_box, self.photo_size, self.model_image.shape[0])
+        return box_in_model(relative_box, self.photo_size, self.patches.image.shape[0])
 
 
 def box_in_model(relative_box: Box, photo_size: tuple[int, int], side: int) -> Box:
@@ -94,31 +90,24 @@ def box_in_model(relative_box: Box, photo_size: tuple[int, int], side: int) -> B
     return xs[0], ys[0], xs[1], ys[1]
 
 
-def layer_box_shares(cls_attention: np.ndarray, grid: tuple[int, int], box: Box, patch_size: int = 14
-                     ) -> tuple[np.ndarray, float]:
+def layer_box_shares(cls_attention: np.ndarray, patches: PatchGrid, box: Box) -> tuple[np.ndarray, float]:
     """cls_attention: (layers, heads, N) -> ((layers,) share of CLS's attention, mean over heads, inside the box in
     each layer; the box's area share)."""
     mean = cls_attention.mean(axis=1)  # (L, N)
-    shares = [box_share(row, grid, box, patch_size)[0] for row in mean]
-    return np.asarray(shares, dtype=np.float32), box_share(mean[0], grid, box, patch_size)[1]
+    shares = [box_share(row, patches, box)[0] for row in mean]
+    return np.asarray(shares, dtype=np.float32), box_share(mean[0], patches, box)[1]
 
 
-def box_share(attention: np.ndarray, grid: tuple[int, int], box: Box, patch_size: int = 14) -> tuple[float, float]:
+def box_share(attention: np.ndarray, patches: PatchGrid, box: Box) -> tuple[float, float]:
     """(share of the attention inside the box, the box's share of the image area), box in model-image pixels.
 
     attention: (N,) non-negative weights over the patches, row-major (need not sum to 1: it is renormalised).
     A patch the box cuts counts by the fraction of its area inside, so a box on the image's edges gives (1, 1) and a
     uniform map gives share == area share: the baseline a map must beat to say "it looks at the object".
     """
-    rows, cols = grid
-    if attention.shape != (rows * cols,):
-        raise ValueError(f"{attention.shape} weights do not fill a {rows}x{cols} grid")
-    x0, y0, x1, y1 = box
-    edges_x = np.arange(cols) * patch_size  # left edge of each patch column
-    edges_y = np.arange(rows) * patch_size
-    overlap_x = np.clip(np.minimum(edges_x + patch_size, x1) - np.maximum(edges_x, x0), 0, patch_size) / patch_size
-    overlap_y = np.clip(np.minimum(edges_y + patch_size, y1) - np.maximum(edges_y, y0), 0, patch_size) / patch_size
-    inside = (overlap_y[:, None] * overlap_x[None, :]).ravel()  # (N,) fraction of each patch in the box
+    if attention.shape != (patches.n_patches,):
+        raise ValueError(f"{attention.shape} weights do not fill a {patches.rows}x{patches.cols} grid")
+    inside = patches.inside(box)  # (N,) fraction of each patch in the box
     total = float(attention.sum())
     share = float((attention * inside).sum() / total) if total > 0 else 0.0
     return share, float(inside.mean())
@@ -149,10 +138,11 @@ def photo_patches(model, processor, image: Image.Image, side: int = dinov2.DEFAU
     cls_row = out.attentions[:, :, tokens.cls_index]  # (L, H, 1 + N)
     flow = attention_rollout(out.attentions)[tokens.cls_index]  # (1 + N,)
     features = tokens.patches(out.last_hidden_state, axis=0)  # (N, d)
+    pixels_in.setflags(write=False)
     result = PhotoPatches(
-        model_image=pixels_in, crop=dinov2.square_crop(image.size), photo_size=tuple(image.size), grid=out.grid,
-        patch_size=p, cls_attention=tokens.patches(cls_row).copy(), cls_self=cls_row[..., tokens.cls_index].copy(),
+        patches=PatchGrid(pixels_in, p, *out.grid), crop=dinov2.square_crop(image.size), photo_size=tuple(image.size),
+        cls_attention=tokens.patches(cls_row).copy(), cls_self=cls_row[..., tokens.cls_index].copy(),
         rollout=tokens.patches(flow).astype(np.float32), pca_rgb=pca_rgb(features, out.grid))
-    for array in (result.model_image, result.cls_attention, result.cls_self, result.rollout, result.pca_rgb):
+    for array in (result.cls_attention, result.cls_self, result.rollout, result.pca_rgb):
         array.setflags(write=False)
     return result

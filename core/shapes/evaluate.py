@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from core.analysis import faithfulness, grounding
-from core.attention import rollout
+from core.attention import Reduce
 from core.concepts import patching
 from core.shapes import shapes_world
 from core.shapes.held_out import TEST_SEED, clip_zero_shot, patch_probe_grounding  # noqa: F401 (scorers listed here)
@@ -113,9 +113,9 @@ def cls_object_focus(clip_model, processor, seeds) -> tuple[float, float, float]
     for seed in seeds:
         scene = shapes_world.make_scene(seed)
         view = patching.patch_view(clip_model, processor, scene.image)
-        cover = np.clip(sum(grounding.patch_coverage(o.mask, view.grid) for o in scene.objects), 0, 1).ravel()
+        cover = np.clip(sum(view.patches.coverage(o.mask) for o in scene.objects), 0, 1).ravel()
         cls_row = view.cls_attention[-1].mean(axis=0)  # (N,) last layer, head mean
-        flow = rollout.rollout(view.attentions)[0, 1:]
+        flow = view.rollout_into_cls(Reduce.MEAN, 0.0)  # (N,)
         area.append(cover.mean())
         cls.append((cls_row * cover).sum() / cls_row.sum())
         rolled.append((flow * cover).sum() / flow.sum())

@@ -45,9 +45,7 @@ def patch_probe_grounding(clip_model, processor, seeds: Iterable[int]) -> float:
         scene = shapes_world.make_scene(seed, n_objects=2)
         named, other = scene.objects[seed % 2], scene.objects[1 - seed % 2]
         probe = patch_text_similarity(clip_model, processor, scene.image, f"a {named.name}")
-        rows, cols = probe.cosine.shape
-        p = probe.patch_size
-        cover = [o.mask.reshape(rows, p, cols, p).mean(axis=(1, 3)) for o in (named, other)]  # (rows, cols) each
+        cover = [probe.patches.coverage(o.mask) for o in (named, other)]  # (rows, cols) each
         named_score, other_score = ((probe.cosine * c).sum() / c.sum() for c in cover)
         wins.append(named_score > other_score)
     return float(np.mean(wins))

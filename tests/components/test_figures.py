@@ -15,10 +15,12 @@ from components.figures.mass_chart import mass_chart
 from components.figures.patch_overlay import patch_overlay
 from components.figures.projection_plot import projection_plot
 from components.figures.token_bars import token_bars
+from core.attention.patch_grid import PatchGrid
 from core.concepts.early_fusion import ModalityMass
 
 RNG = np.random.default_rng(0)
 IMAGE = RNG.integers(0, 255, (64, 96, 3), dtype=np.uint8)
+GRID = PatchGrid(IMAGE, 16, 4, 6)
 
 
 def validated(fig: go.Figure) -> dict:
@@ -26,9 +28,9 @@ def validated(fig: go.Figure) -> dict:
 
 
 @pytest.mark.parametrize("fig", [
-    patch_overlay(IMAGE, 16, (4, 6), RNG.random((4, 6)).astype(np.float32), title="where", value_label="cosine"),
-    patch_overlay(IMAGE, 16, (4, 6)),
-    patch_overlay(IMAGE, 16, (4, 6), RNG.random((4, 6)).astype(np.float32), box=(8.0, 4.0, 40.5, 30.0)),
+    patch_overlay(GRID, RNG.random((4, 6)).astype(np.float32), title="where", value_label="cosine"),
+    patch_overlay(GRID),
+    patch_overlay(GRID, RNG.random((4, 6)).astype(np.float32), box=(8.0, 4.0, 40.5, 30.0)),
     box_share_chart(np.array([0.2, 0.5, 0.7], np.float32), 0.3, title="box"),
     attention_matrix(RNG.random((3, 5)), ["a", "b", "a"], list("vwxyz"), title="m", boundaries=[("x", 1.5), ("y", 0.5)],
                      block_labels=[(0.5, 0.5, "text->text")]),
@@ -48,15 +50,15 @@ def test_unvalidated_figures_send_the_same_json_as_validated_ones(fig):
 
 def test_equal_arguments_give_the_same_figure_and_different_ones_a_new_one():
     values = RNG.random((4, 6)).astype(np.float32)
-    first = patch_overlay(IMAGE, 16, (4, 6), values, title="layer 3")
-    assert patch_overlay(IMAGE.copy(), 16, (4, 6), values.copy(), title="layer 3") is first  # by value, not identity
+    first = patch_overlay(GRID, values, title="layer 3")
+    assert patch_overlay(PatchGrid(IMAGE.copy(), 16, 4, 6), values.copy(), title="layer 3") is first  # by value, not identity
     changed = values.copy()
     changed[2, 3] += 0.5
-    for other in (patch_overlay(IMAGE, 16, (4, 6), changed, title="layer 3"),  # one patch's value
-                  patch_overlay(IMAGE, 16, (4, 6), values, title="layer 4"),  # the title
-                  patch_overlay(IMAGE, 16, (4, 6), values.astype(np.float64), title="layer 3")):  # the dtype
+    for other in (patch_overlay(GRID, changed, title="layer 3"),  # one patch's value
+                  patch_overlay(GRID, values, title="layer 4"),  # the title
+                  patch_overlay(GRID, values.astype(np.float64), title="layer 3")):  # the dtype
         assert other is not first
-    assert json.loads(pio.to_json(patch_overlay(IMAGE, 16, (4, 6), changed, title="layer 3"), validate=False))[
+    assert json.loads(pio.to_json(patch_overlay(GRID, changed, title="layer 3"), validate=False))[
         "data"][1]["z"] != json.loads(pio.to_json(first, validate=False))["data"][1]["z"]
 
 
@@ -84,7 +86,7 @@ def test_overlays_carry_photos_as_jpeg_and_drawn_scenes_as_png():
     from core.inputs import images
     for name, kind in [("photo: cat", "jpeg"), ("shapes: two objects", "png")]:
         pixels = np.asarray(images.load_image(images.sample_png(name)).resize((224, 224)))
-        source = patch_overlay(pixels, 32, (7, 7)).to_dict()["data"][0]["source"]
+        source = patch_overlay(PatchGrid(pixels, 32, 7, 7)).to_dict()["data"][0]["source"]
         assert source.startswith(f"data:image/{kind};base64,"), name
         if kind == "jpeg":  # the point of it: the cat as PNG is ~5x the bytes, and it is sent once per overlay
             png = io.BytesIO()

@@ -6,13 +6,6 @@ from core.inputs import images
 from tests.models import bundled
 
 
-def test_mask_patches_paints_exactly_the_chosen_patches():
-    image = np.zeros((16, 24, 3), np.uint8)
-    out = faithfulness.mask_patches(image, [1, 5], (2, 3), 8)  # (0, 1) and (1, 2)
-    assert (out[0:8, 8:16] == 128).all() and (out[8:16, 16:24] == 128).all()
-    assert out.sum() == 128 * 3 * 2 * 64 and image.sum() == 0
-
-
 def test_answer_probability_agrees_with_generation():
     vqa = bundled("vqa")
     image = images.load_image(images.sample_png("shapes: two objects"))
@@ -28,11 +21,10 @@ def test_masking_the_attended_patches_is_compared_with_random_patches():
     question = "what color is the circle?"
     result = cross_attention.ask(vqa.model, vqa.processor, image, question)
     row = result.token_patch_matrix.mean(axis=(0, 1))[result.tokens.index("circle")]
-    masked = faithfulness.masking_test(vqa.model, vqa.processor, result.model_image, result.grid, result.patch_size,
-                                       question, result.answer, row, k=4)
+    masked = faithfulness.masking_test(vqa.model, vqa.processor, result.patches, question, result.answer, row, k=4)
     assert masked.top_patches == list(np.argsort(row)[::-1][:4])
     assert 0 <= masked.p_top_masked <= 1 and 0 <= masked.p_random_masked <= 1
-    assert masked.top_masked_image.shape == result.model_image.shape
+    assert masked.top_masked_image.shape == result.patches.image.shape
 
 
 def test_hiding_the_attended_patches_hurts_more_than_hiding_random_ones():

@@ -1,18 +1,8 @@
 import numpy as np
-import pytest
 
 from core.analysis import grounding
 from core.shapes import evaluate
 from tests.models import bundled
-
-
-def test_patch_coverage_is_the_covered_fraction_of_each_patch():
-    mask = np.zeros((8, 8), bool)
-    mask[0:4, 0:4] = True  # exactly patch (0, 0) of a 2x2 grid
-    mask[4:6, 4:8] = True  # half of patch (1, 1)
-    assert np.allclose(grounding.patch_coverage(mask, (2, 2)), [[1, 0], [0, 0.5]])
-    with pytest.raises(ValueError):
-        grounding.patch_coverage(mask, (3, 3))
 
 
 def test_grounded_compares_the_named_object_with_the_other_not_with_area():

@@ -26,13 +26,3 @@ def test_select_layer_and_head_reductions():
     assert np.allclose(attention.select(w, "mean", "mean"), w.mean(axis=(0, 1)))
     with pytest.raises(ValueError):
         attention.select(w[0], 0, 0)
-
-
-def test_patch_grid_values_row_major_and_by_position():
-    row = np.arange(6, dtype=float)
-    assert np.array_equal(attention.patch_grid_values(row, (2, 3)), [[0, 1, 2], [3, 4, 5]])
-    positions = np.array([[1, 2], [0, 0], [1, 0], [0, 1], [0, 2], [1, 1]])  # a shuffled order
-    grid = attention.patch_grid_values(row, (2, 3), positions)
-    assert grid[1, 2] == 0 and grid[0, 0] == 1 and grid[1, 0] == 2 and grid[1, 1] == 5
-    with pytest.raises(ValueError):
-        attention.patch_grid_values(row, (3, 3))

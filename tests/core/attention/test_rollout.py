@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from core.attention import rollout
+from core.attention.patch_grid import PatchGrid
 
 
 def _random_attention(layers=3, heads=4, size=10, seed=0):
@@ -57,11 +58,11 @@ def test_rollout_of_identity_attention_is_identity_and_bad_options_fail():
 
 
 def test_mean_attention_distance_local_vs_global():
-    grid, p = (4, 4), 8
+    patches = PatchGrid(np.zeros((32, 32, 3), np.uint8), 8, 4, 4)
     n = 16
-    local = np.zeros((1, 1, n + 1, n + 1)); local[0, 0, :, 0] = 1; local[0, 0, 1:, 1:] = np.eye(n)  # self only
-    uniform = np.full((1, 1, n + 1, n + 1), 1 / (n + 1))
-    assert rollout.mean_attention_distance(local, grid, p)[0, 0] == 0.0
+    local = np.eye(n)[None, None]  # each patch attends to itself only
+    uniform = np.full((1, 1, n, n), 1 / n)
+    assert rollout.mean_attention_distance(local, patches)[0, 0] == 0.0
     r, c = np.divmod(np.arange(n), 4)
-    expected = np.hypot(r[:, None] - r[None], c[:, None] - c[None]).mean() * p
-    assert np.isclose(rollout.mean_attention_distance(uniform, grid, p)[0, 0], expected)
+    expected = np.hypot(r[:, None] - r[None], c[:, None] - c[None]).mean() * 8
+    assert np.isclose(rollout.mean_attention_distance(uniform, patches)[0, 0], expected)

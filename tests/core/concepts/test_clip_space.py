@@ -63,8 +63,8 @@ def test_patch_text_similarity_is_a_patch_grid_and_its_cls_is_the_image_text_cos
     clip = bundled("clip")
     scenes, captions = _scenes_and_captions(2)
     probe = clip_space.patch_text_similarity(clip.model, clip.processor, scenes[0].image, captions[1])
-    assert probe.cosine.shape == (8, 8) and probe.patch_size == 8
-    assert probe.model_image.shape == (64, 64, 3)
+    assert probe.cosine.shape == (8, 8) == probe.patches.shape and probe.patches.patch_size == 8
+    assert probe.patches.image.shape == (64, 64, 3)
     assert np.abs(probe.cosine).max() <= 1 + 1e-5
     space = clip_space.embed(clip.model, clip.processor, [scenes[0].image, scenes[1].image], ["0", "1"], captions)
     assert np.isclose(probe.cls_cosine, space.similarity[0, 1], atol=1e-5)

@@ -121,7 +121,9 @@ def test_stream_rows_list_every_token_with_its_modality_and_position():
 def test_text_to_patch_maps_put_vilts_shuffled_patches_back_in_reading_order():
     vilt = bundled("fusion")
     result = early_fusion.fuse(vilt.model, vilt.processor, Image.new("RGB", (96, 64), "gray"), "what color is it?")
-    maps = result.text_to_patch_maps()  # (L, H, T, N)
+    maps = result.text_to_patch_maps()
+    assert maps.queries == result.tokens[: result.n_text] and maps.patches is result.patches
+    maps = maps.weights  # (L, H, T, N)
     rows, cols = result.grid
     assert maps.shape == (*result.attentions.shape[:2], result.n_text, rows * cols)
     matrix = result.attentions[-1, -1]

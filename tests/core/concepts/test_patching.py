@@ -15,7 +15,7 @@ def test_patch_count_is_sequence_length_minus_cls(size):
     view = patching.patch_view(clip.model, clip.processor, Image.new("RGB", size, "white"))
     rows, cols = view.grid
     assert view.attentions.shape[-1] == view.n_patches + 1 == rows * cols + 1
-    assert view.model_image.shape[:2] == (rows * view.patch_size, cols * view.patch_size)
+    assert view.patches.image.shape[:2] == (rows * view.patches.patch_size, cols * view.patches.patch_size)
 
 
 def test_attention_rows_sum_to_one_and_model_image_round_trips():
@@ -25,7 +25,7 @@ def test_attention_rows_sum_to_one_and_model_image_round_trips():
     assert np.allclose(view.attentions.sum(axis=-1), 1.0, atol=1e-5)
     assert view.cls_attention.shape == (3, 4, 64)
     original = np.asarray(images.load_image(scene_png)).astype(int)
-    assert np.abs(view.model_image.astype(int) - original).max() <= 1  # 64 px in, 64 px seen: no resampling
+    assert np.abs(view.patches.image.astype(int) - original).max() <= 1  # 64 px in, 64 px seen: no resampling
 
 
 def test_full_size_clip_b32_architecture_gives_a_7x7_grid():
@@ -36,21 +36,13 @@ def test_full_size_clip_b32_architecture_gives_a_7x7_grid():
     assert view.grid == (7, 7) and view.attentions.shape == (12, 12, 50, 50)
 
 
-def test_patch_at_maps_a_click_on_the_shown_image_to_its_patch():
-    assert patching.patch_at(0, 0, 320, 320, (8, 8)) == 0
-    assert patching.patch_at(319, 319, 320, 320, (8, 8)) == 63
-    assert patching.patch_at(45, 85, 320, 320, (8, 8)) == 2 * 8 + 1  # row 2 (80-119 px), col 1 (40-79 px)
-    assert patching.patch_at(320, -3, 320, 320, (8, 8)) == 7  # clamped to the grid
-    assert patching.patch_at(100, 10, 200, 100, (2, 4)) == 2
-
-
 def test_patch_vectors_pixels_pca_and_position_similarity():
     clip = bundled("clip")
     view = patching.patch_view(clip.model, clip.processor, images.load_image(images.sample_png("shapes: two objects")))
     n, d = view.patch_vectors.shape
     assert n == 64 and view.position_embeddings.shape == (64, d)
-    assert view.patch_pixels(9).shape == (8, 8, 3)
-    assert np.array_equal(view.patch_pixels(9), view.model_image[8:16, 8:16])
+    assert view.patches.pixels(9).shape == (8, 8, 3)
+    assert np.array_equal(view.patches.pixels(9), view.patches.image[8:16, 8:16])
     sim = view.similar_patches(9)
     assert sim.shape == (8, 8) and np.isclose(sim[1, 1], 1.0) and sim.max() <= 1 + 1e-6
     assert view.pca_rgb().shape == (8, 8, 3)
@@ -76,7 +68,7 @@ def test_what_the_page_redraws_is_computed_once_per_view_and_read_only():
     assert view.rollout_into_cls("max", 0.5) is rolled  # the second rerun reuses it
     assert not np.allclose(view.rollout_into_cls("mean", 0.0), rolled)  # other settings, another result
     distance = view.attention_distance()
-    assert np.allclose(distance, mean_attention_distance(view.attentions, view.grid, view.patch_size))
+    assert np.allclose(distance, mean_attention_distance(view.attentions[:, :, 1:, 1:], view.patches))
     assert view.pca_rgb() is view.pca_rgb()
     for shared in (rolled, distance, view.pca_rgb()):
         with pytest.raises(ValueError):  # one session cannot change what another session's page shows

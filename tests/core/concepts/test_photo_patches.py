@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from core.attention.patch_grid import PatchGrid
 from core.attention.rollout import rollout
 from core.concepts.photo_patches import FACE_BOX, PRESET_BOXES, PhotoPatches, box_share, pca_rgb, photo_patches
 from core.models import dinov2, dinov2_onnx
@@ -53,7 +54,7 @@ def coffee_views(real) -> dict[int, PhotoPatches]:
 @pytest.mark.parametrize("side", dinov2.RESOLUTIONS)
 def test_cls_attention_finds_the_cup(coffee_views, side):
     view = coffee_views[side]
-    share, area = box_share(view.last_layer_mean(), view.grid, view.box_in_model(PRESET_BOXES["coffee"].box))
+    share, area = box_share(view.last_layer_mean(), view.patches, view.box_in_model(PRESET_BOXES["coffee"].box))
     assert 0 < area < 1
     assert share > area + 0.1, (share, area)
 
@@ -62,10 +63,10 @@ def test_cls_attention_finds_the_cup(coffee_views, side):
 @pytest.mark.parametrize("name", ["astronaut", "rocket"])
 def test_cls_attention_finds_the_other_objects(real, name):
     view = photo_patches(*real, sample(name), 224)
-    share, area = box_share(view.last_layer_mean(), view.grid, view.box_in_model(PRESET_BOXES[name].box))
+    share, area = box_share(view.last_layer_mean(), view.patches, view.box_in_model(PRESET_BOXES[name].box))
     assert share > area, (name, share, area)
     if name == "astronaut":
-        face_share, face_area = box_share(view.last_layer_mean(), view.grid, view.box_in_model(FACE_BOX.box))
+        face_share, face_area = box_share(view.last_layer_mean(), view.patches, view.box_in_model(FACE_BOX.box))
         assert face_share > face_area
 
 
@@ -82,14 +83,14 @@ def test_invariants_on_random_weights(random_weights):
 def check_view(view: PhotoPatches, side: int):
     rows = cols = side // 14
     n = rows * cols
-    assert view.grid == (rows, cols) and view.patch_size == 14
-    assert view.model_image.shape == (side, side, 3) and view.model_image.dtype == np.uint8
+    assert view.grid == (rows, cols) and view.patches.patch_size == 14
+    assert view.patches.image.shape == (side, side, 3) and view.patches.image.dtype == np.uint8
     assert view.cls_attention.shape == (12, 6, n) and view.cls_self.shape == (12, 6)
     np.testing.assert_allclose(view.cls_self + view.cls_attention.sum(axis=-1), 1.0, atol=1e-4)
     assert view.rollout.shape == (n,) and 0 < view.rollout.sum() < 1  # the CLS column is left out
     assert view.pca_rgb.shape == (rows, cols, 3) and view.pca_rgb.dtype == np.float32
     assert view.pca_rgb.min() >= 0 and view.pca_rgb.max() <= 1 and view.pca_rgb.std() > 0.05
-    assert box_share(view.last_layer_mean(), view.grid, (0, 0, side, side)) == pytest.approx((1.0, 1.0))
+    assert box_share(view.last_layer_mean(), view.patches, (0, 0, side, side)) == pytest.approx((1.0, 1.0))
     assert view.box_in_model((0, 0, 1, 1)) == (0, 0, side, side)  # the whole photo covers the whole crop
     assert not view.cls_attention.flags.writeable
 
@@ -104,11 +105,11 @@ def test_rollout_rows_sum_to_one_and_match_the_view(real, coffee_views):
     flow = rollout(out.attentions)  # (257, 257)
     np.testing.assert_allclose(flow.sum(axis=-1), 1.0, atol=1e-6)
     np.testing.assert_allclose(coffee_views[224].rollout, flow[0, 1:], atol=1e-6)
-    np.testing.assert_array_equal(coffee_views[224].model_image, pixels)
+    np.testing.assert_array_equal(coffee_views[224].patches.image, pixels)
 
 
 def test_box_share_counts_patches_by_overlap():
-    grid = (4, 4)
+    grid = PatchGrid(np.zeros((56, 56, 3), np.uint8), 14, 4, 4)
     one_hot = np.zeros(16)
     one_hot[0] = 1.0
     assert box_share(one_hot, grid, (0, 0, 14, 14)) == pytest.approx((1.0, 1 / 16))
