@@ -72,13 +72,19 @@ class Role:
     has_text: bool = True  # False: no tokenizer in its hub repo (a vision backbone)
 
 
+def blip_base() -> BlipConfig:
+    """BLIP base as its checkpoints' config.json say: BlipConfig()'s defaults, except the text model's 12 attention
+    heads (BERT base; BlipTextConfig defaults to 8)."""
+    return BlipConfig(text_config={"num_attention_heads": 12})
+
+
 ROLE_TABLE: tuple[Role, ...] = (
     Role("clip", "openai/clip-vit-base-patch32", CLIPModel, "clip", bundled="clip", max_tokens=77,
          full_size=CLIPConfig),
     Role("vqa", "Salesforce/blip-vqa-base", BlipForQuestionAnswering, "blip", bundled="vqa", max_tokens=512,
-         full_size=BlipConfig),
+         full_size=lambda: blip_base()),
     Role("caption", "Salesforce/blip-image-captioning-base", BlipForConditionalGeneration, "blip",
-         bundled="caption", max_tokens=512, full_size=BlipConfig),
+         bundled="caption", max_tokens=512, full_size=lambda: blip_base()),
     Role("fusion", "dandelin/vilt-b32-finetuned-vqa", ViltForQuestionAnswering, "vilt", bundled="fusion",
          max_tokens=40, full_size=lambda: ViltConfig(num_labels=VQA_ANSWERS)),
     # CLIP ViT-B/16: a finer 14x14 grid for the patching page. The bundled pack has one vision tower, so offline
