@@ -8,12 +8,14 @@ Layout (all integers little-endian):
 The header names each section's [offset, length] in bytes from the start of the payload:
     "maps":   uint8 (layers, heads, queries, keys), C order; value = q / 255 * scale[layer, head]
     "scales": float32 (layers, heads); each (layer, head) view's largest weight, so q = 255 is that view's maximum
+    "summary": float32 (len(header["summary"]), layers, heads); one number per (layer, head) for each name in
+              header["summary"] (SUMMARIES: entropy, spread, mass), from the float maps before quantisation
     "image":  PNG or JPEG bytes (absent when there is no image), header "image_mime" says which
 Per-view scales keep a quiet head readable (one global scale would leave it a few levels of grey) and make the
 colour scale of a view fixed: the view's max is known before any query is hovered.
 
 Size: BLIP's 12 layers x 12 heads x 10 tokens x 576 patches is 829,440 bytes of maps + 576 bytes of scales + the
-image (a 384 px JPEG: ~20-40 KB); raw bytes, not base64, so ~0.9 MB a result.
+image (a 384 px JPEG: ~20-40 KB) + 3 x 144 x 4 bytes of summaries; raw bytes, not base64, so ~0.9 MB a result.
 """
 from __future__ import annotations
 
@@ -56,6 +58,41 @@ def view(maps: np.ndarray, layer, head) -> np.ndarray:
     return select(maps, layer, head)
 
 
+SUMMARIES = ("entropy", "spread", "mass")  # the layer x head grid's numbers, in the "summary" section's order
+
+
+def head_summaries(maps: np.ndarray, key_grid: tuple[int, int] | None) -> dict[str, np.ndarray]:
+    """(L, H, Q, K) maps -> {name: (L, H) float32}, one number per head, each averaged over the queries:
+    entropy: bits of a query's weights over these keys (renormalised to sum to 1): 0 = one key, log2(K) = uniform.
+    spread: the weighted mean distance of the attended keys from their weighted centre, in patches on the grid
+        (keys on a strip, key_grid None: in keys). The queries are tokens, not patches, so there is no query
+        position to measure from: the spread is how wide the attended region is, wherever it lies.
+    mass: the query's row sum, the share of its attention that lands on these keys at all; below 1 when the keys
+        are part of a longer sequence (BLIP's token -> patch rows drop the CLS key; an early-fusion text row also
+        attends to text). Rows that sum to 0 count as mass 0 and are left out of entropy and spread."""
+    values = np.asarray(maps, dtype=np.float64)  # (L, H, Q, K)
+    n_keys = values.shape[-1]
+    mass = values.sum(axis=-1)  # (L, H, Q)
+    live = mass > 0
+    p = values / np.where(live, mass, 1.0)[..., None]  # (L, H, Q, K), rows renormalised
+    entropy = -(p * np.log2(np.where(p > 0, p, 1.0))).sum(axis=-1)  # (L, H, Q)
+    if key_grid is None:
+        coords = np.arange(n_keys, dtype=np.float64)[:, None]  # (K, 1): a key's place on the strip
+    else:
+        rows, cols = np.divmod(np.arange(n_keys), key_grid[1])
+        coords = np.stack([rows, cols], axis=1).astype(np.float64)  # (K, 2): a patch's (row, col)
+    centre = p @ coords  # (L, H, Q, 2) or (..., 1): the weighted centre
+    distance = np.sqrt(((coords - centre[..., None, :]) ** 2).sum(axis=-1))  # (L, H, Q, K)
+    spread = (p * distance).sum(axis=-1)  # (L, H, Q)
+
+    def over_queries(x: np.ndarray) -> np.ndarray:  # (L, H, Q) -> (L, H), the live rows' mean
+        count = live.sum(axis=-1)
+        return np.where(count > 0, (x * live).sum(axis=-1) / np.maximum(count, 1), 0.0).astype(np.float32)
+
+    return {"entropy": over_queries(entropy), "spread": over_queries(spread),
+            "mass": mass.mean(axis=-1).astype(np.float32)}
+
+
 def image_bytes(image: np.ndarray) -> tuple[bytes, str]:
     """(H, W, 3) uint8 -> (bytes, mime): PNG for drawn scenes (flat colours), JPEG for photos when PNG is more
     than twice its size (patch_overlay's rule)."""
@@ -88,10 +125,13 @@ def encode(maps: np.ndarray, query_labels: list[str], key_grid: tuple[int, int] 
         raise ValueError(f"{n_keys} keys do not fill a {key_grid[0]}x{key_grid[1]} grid")
     if key_labels is not None and len(key_labels) != n_keys:
         raise ValueError(f"{len(key_labels)} key labels for {n_keys} keys")
-    sections = {"maps": codes.tobytes(), "scales": scales.astype("<f4").tobytes()}
+    summary = head_summaries(maps, key_grid)
+    sections = {"maps": codes.tobytes(), "scales": scales.astype("<f4").tobytes(),
+                "summary": np.stack([summary[name] for name in SUMMARIES]).astype("<f4").tobytes()}
     header = {"layers": n_layers, "heads": n_heads, "queries": n_queries, "keys": n_keys,
               "grid": list(key_grid) if key_grid is not None else None, "labels": [str(s) for s in query_labels],
-              "key_labels": key_labels, "title": title, "selected": selected or {}, "name": name}
+              "key_labels": key_labels, "title": title, "selected": selected or {}, "name": name,
+              "summary": list(SUMMARIES)}
     if image is not None:
         sections["image"], header["image_mime"] = image_bytes(image)
     digest = hashlib.blake2b(json.dumps([header["labels"], header["grid"], key_labels, title]).encode(),
@@ -131,6 +171,7 @@ class Decoded:
     codes: np.ndarray  # (L, H, Q, K) uint8
     scales: np.ndarray  # (L, H) float32
     image: bytes | None
+    summary: dict[str, np.ndarray]  # name -> (L, H) float32, head_summaries of the float maps
 
     @property
     def maps(self) -> np.ndarray:
@@ -152,4 +193,6 @@ def decode(payload: bytes) -> Decoded:
     codes = np.frombuffer(section("maps"), dtype=np.uint8).reshape(shape)
     scales = np.frombuffer(section("scales"), dtype="<f4").reshape(shape[:2])
     image = section("image") if "image" in header["offsets"] else None
-    return Decoded(header, codes, scales, image)
+    names = header.get("summary", [])
+    table = np.frombuffer(section("summary"), dtype="<f4").reshape(len(names), *shape[:2]) if names else None
+    return Decoded(header, codes, scales, image, {name: table[i] for i, name in enumerate(names)})

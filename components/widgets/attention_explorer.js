@@ -2,6 +2,8 @@
 // describes the bytes); hover, layer, head and keyboard moves are drawn here with no script rerun. Only a click
 // (or a tap, or Enter) pins a selection and sends it to Python with setStateValue("selection", ...).
 // Timings for the browser benchmark: window.__aex[key].timings.{hover,switch} hold event-to-painted-frame ms.
+// The layer x head grid colours one number per head (payload section "summary", computed in Python from the float
+// maps: attention_payload.head_summaries); hovering a cell previews that head's map, a click shows and pins it.
 const VIRIDIS = __VIRIDIS__;  // plotly's Viridis stops: [[position, "#rrggbb"], ...]
 const LUT = (() => {  // 256 RGB entries, linear between the stops
   const stops = VIRIDIS.map(([p, hex]) => [p, parseInt(hex.slice(1, 3), 16), parseInt(hex.slice(3, 5), 16),
@@ -21,6 +23,11 @@ const LUT = (() => {  // 256 RGB entries, linear between the stops
 })();
 const HEAT_ALPHA = [0.25, 0.8];  // the heatmap's opacity from weight 0 to the view's max: the picture reads through
 const OUTLINE = "#00e5ff";  // patch_overlay's box colour
+const METRICS = {  // the grid's select: label, unit, digits
+  entropy: {label: "entropy", unit: " bits", digits: 2},
+  spread: {label: "mean distance (spread)", unit: "", digits: 2},
+  mass: {label: "cross-modal mass", unit: "", digits: 3},
+};
 
 function bytesOf(data) {
   if (data instanceof Uint8Array) return data;
@@ -44,7 +51,13 @@ function parse(bytes) {
   const scales = new Float32Array(rawScales.byteLength / 4);
   new Uint8Array(scales.buffer).set(rawScales);
   const image = header.offsets.image ? section("image") : null;
-  return {header, codes, scales, image};
+  const summary = {};  // name -> Float32Array (L * H), layer-major
+  if (header.offsets.summary) {
+    const raw = section("summary"), all = new Float32Array(raw.byteLength / 4), n = header.layers * header.heads;
+    new Uint8Array(all.buffer).set(raw);
+    (header.summary || []).forEach((name, i) => { summary[name] = all.subarray(i * n, (i + 1) * n); });
+  }
+  return {header, codes, scales, image, summary};
 }
 
 function el(tag, cls, parent, text) {
@@ -66,12 +79,14 @@ class Explorer {
   }
 
   load(payload) {
-    const {header, codes, scales, image} = payload;
+    const {header, codes, scales, image, summary} = payload;
     this.h = header;
     this.L = header.layers; this.H = header.heads; this.Q = header.queries; this.K = header.keys;
     this.grid = header.grid;  // [rows, cols] or null (a 1-D strip)
-    this.codes = codes; this.scales = scales;
+    this.codes = codes; this.scales = scales; this.summary = summary;
     this.viewCache.clear();
+    this.shownView = null;  // the "layer|head" drawn in the matrix: redrawn only when it changes
+    this.preview = null;  // {layer, head} while the pointer is on a cell of the layer x head grid
     const sel = header.selected || {};
     this.layer = sel.layer ?? this.L - 1;
     this.head = sel.head ?? "mean";
@@ -80,6 +95,7 @@ class Explorer {
     this.hoverQ = null; this.hoverK = null;
     this.area = "tokens";  // what the arrow keys move: "tokens" or "keys"
     this.build();
+    this.paintSummary();
     this.image = null;
     if (image) {
       const url = URL.createObjectURL(new Blob([image], {type: header.image_mime}));
@@ -246,6 +262,7 @@ class Explorer {
       const k = this.keyAt(e);
       return k === null ? null : {k};
     }, "keys", true);
+    this.buildSummary(main);
 
     this.headsTitle = el("div", "aex-subtitle aex-headstitle", root);
     this.headBox = el("div", "aex-heads", root);
@@ -262,6 +279,108 @@ class Explorer {
     });
     root.addEventListener("keydown", (e) => this.onKey(e));
     this.sizeCanvases();
+  }
+
+  buildSummary(parent) {  // the layer x head grid: rows = layers, columns = heads, one colour scale per number
+    const names = (this.h.summary || []).filter((name) => this.summary[name]);
+    if (!names.length) return;
+    const box = el("div", "aex-summary", parent);
+    const top = el("div", "aex-summarytop", box);
+    el("span", "aex-subtitle", top, "Every layer × head:");
+    this.metricSelect = el("select", "aex-select", top);
+    for (const name of names) el("option", null, this.metricSelect, METRICS[name]?.label ?? name).value = name;
+    this.metric = names[0];
+    this.metricSelect.addEventListener("change", () => { this.metric = this.metricSelect.value; this.paintSummary(); });
+    this.metricNote = el("div", "aex-caption aex-summarynote", box);
+    const body = el("div", "aex-summarybody", box);
+    el("div", "aex-axis aex-axis-layer", body, "layer");
+    const column = el("div", "aex-summarycol", body);
+    el("div", "aex-axis aex-axis-head", column, "head");
+    const grid = el("div", "aex-sgrid", column);
+    grid.style.gridTemplateColumns = `auto repeat(${this.H}, var(--aex-cell))`;
+    el("span", null, grid);  // the corner
+    this.headLabels = Array.from({length: this.H}, (_, h) => el("span", "aex-slabel aex-shead", grid, String(h)));
+    this.layerLabels = [];
+    this.cells = [];
+    for (let l = 0; l < this.L; l++) {
+      this.layerLabels.push(el("span", "aex-slabel aex-slayer", grid, String(l)));
+      for (let h = 0; h < this.H; h++) {
+        const cell = el("div", "aex-cell", grid);
+        cell.dataset.l = String(l); cell.dataset.h = String(h);
+        for (const name of names) cell.dataset[name] = String(this.summary[name][l * this.H + h]);
+        cell.addEventListener("pointerenter", (e) => {
+          this.preview = {layer: l, head: h};
+          this.schedule("hover", e.timeStamp);
+        });
+        cell.addEventListener("pointerleave", (e) => {
+          if (this.preview && this.preview.layer === l && this.preview.head === h) this.preview = null;
+          this.schedule("hover", e.timeStamp);
+        });
+        cell.addEventListener("click", (e) => {  // show this head and pin it, as a pin does
+          this.layer = l; this.head = h;
+          this.viewDirty = true;
+          this.schedule("switch", e.timeStamp);
+          this.send();
+        });
+        this.cells.push(cell);
+      }
+    }
+    this.summaryGrid = grid;
+    const legend = el("div", "aex-legend", box);
+    this.summaryLow = el("span", null, legend, "");
+    const bar = el("canvas", "aex-legendbar aex-summarybar", legend);
+    bar.width = 256; bar.height = 1;
+    const ctx = bar.getContext("2d"), img = ctx.createImageData(256, 1);
+    for (let i = 0; i < 256; i++) {
+      img.data[4 * i] = LUT[3 * i]; img.data[4 * i + 1] = LUT[3 * i + 1]; img.data[4 * i + 2] = LUT[3 * i + 2];
+      img.data[4 * i + 3] = 255;
+    }
+    ctx.putImageData(img, 0, 0);
+    this.summaryHigh = el("span", null, legend, "");
+    this.summaryReadout = el("div", "aex-readout aex-summaryreadout", box, "");
+  }
+
+  metricText(name) {  // one line: what the grid's number means
+    const keys = this.grid ? "patches" : "keys", key = this.grid ? "patch" : "key";
+    const one = this.Q === 1, whose = one ? `“${this.h.labels[0]}”` : "each token";
+    const avg = one ? "" : ", averaged over the tokens";
+    if (name === "entropy") return `Entropy: how spread the weights of ${whose} are over the ${keys}, in bits ` +
+      `(0 = all on one ${key}, ${Math.log2(this.K).toFixed(1)} = even)${avg}.`;
+    if (name === "spread") return `Mean distance: how far, in ${keys}, the ${keys} that ${whose} looks at lie ` +
+      `from the weighted centre of its attention (0 = one spot)${avg}.`;
+    if (name === "mass") return `Cross-modal mass: the share of the attention of ${whose} that lands on these ` +
+      `${keys} at all (1 = all of it; the rest goes to keys not drawn here, such as CLS or text)${avg}.`;
+    return name;
+  }
+
+  summaryValue(l, h) {
+    return this.summary[this.metric][l * this.H + h];
+  }
+
+  formatSummary(v) {
+    const m = METRICS[this.metric] || {unit: "", digits: 3};
+    return `${v.toFixed(m.digits)}${m.unit}`;
+  }
+
+  paintSummary() {  // colours for the chosen number: one fixed scale, the grid's min to max
+    if (!this.cells) return;
+    const values = this.summary[this.metric];
+    let lo = Infinity, hi = -Infinity;
+    for (const v of values) { if (v < lo) lo = v; if (v > hi) hi = v; }
+    const span = hi - lo > 1e-9 * Math.max(1, Math.abs(hi)) ? hi - lo : 0;
+    this.cells.forEach((cell, i) => {
+      const v = values[i], t = span ? (v - lo) / span : 0.5, c = 3 * Math.round(Math.min(1, Math.max(0, t)) * 255);
+      cell.style.background = `rgb(${LUT[c]},${LUT[c + 1]},${LUT[c + 2]})`;
+      cell.dataset.value = String(v);
+      cell.title = `layer ${cell.dataset.l} · head ${cell.dataset.h}: ${this.formatSummary(v)}`;
+    });
+    this.summaryGrid.dataset.metric = this.metric;
+    this.summaryGrid.dataset.low = String(lo); this.summaryGrid.dataset.high = String(hi);
+    this.summaryLow.textContent = this.formatSummary(lo);
+    this.summaryHigh.textContent = this.formatSummary(hi);
+    this.metricNote.textContent = this.metricText(this.metric) + " Hover a cell for its map; click to show and pin it.";
+    this.shownCells = null;  // repaint the outlines and the readout
+    this.schedule("load");
   }
 
   sizeCanvases() {
@@ -375,7 +494,11 @@ class Explorer {
 
   paint() {
     const q = this.hoverQ ?? this.pinQ, k = this.hoverK ?? this.pinK;
-    if (this.viewDirty) { this.paintView(); this.viewDirty = false; }
+    if (this.viewDirty) { this.paintControls(); this.viewDirty = false; }
+    const shown = this.preview ?? {layer: this.layer, head: this.head};
+    const id = `${shown.layer}|${shown.head}`;
+    if (id !== this.shownView) { this.paintMatrix(shown); this.shownView = id; }
+    this.paintCells();
     const {m, max} = this.current;
     const K = this.K, row = m.subarray(q * K, (q + 1) * K);
     this.paintPicture(row, max, k);
@@ -407,9 +530,13 @@ class Explorer {
       (k === null ? "" : ` · ${where(k)}: ${row[k].toFixed(3)}`);
     const name = (v, kind) => v === "mean" ? `mean over ${kind}s` : v === "max" ? `max over ${kind}s` : `${kind} ${v}`;
     const pinned = `token “${this.h.labels[this.pinQ]}”` + (this.pinK === null ? "" : ` · ${where(this.pinK)}`);
-    this.status.textContent = `${name(this.layer, "layer")} · ${name(this.head, "head")} · pinned: ${pinned}`;
+    const previewing = this.preview ? ` · previewing layer ${this.preview.layer} · head ${this.preview.head}` : "";
+    this.status.textContent = `${name(this.layer, "layer")} · ${name(this.head, "head")} · pinned: ${pinned}` +
+      previewing;
     const d = this.root.dataset;
     d.layer = String(this.layer); d.head = String(this.head);
+    d.previewLayer = this.preview ? String(this.preview.layer) : "";
+    d.previewHead = this.preview ? String(this.preview.head) : "";
     d.query = String(q); d.key = k === null ? "" : String(k);
     d.hoveredToken = this.hoverQ === null ? "" : String(this.hoverQ);
     d.hoveredPatch = this.hoverK === null ? "" : String(this.hoverK);
@@ -418,8 +545,33 @@ class Explorer {
     d.paints = String(++this.paints);
   }
 
-  paintView() {
-    this.current = this.viewMap(this.layer, this.head);
+  paintControls() {  // the pills and the head tiles follow the chosen layer and head (not a grid preview)
+    this.layerPills.forEach((b) => b.classList.toggle("on", b.dataset.value === String(this.layer)));
+    this.headPills.forEach((b) => b.classList.toggle("on", b.dataset.value === String(this.head)));
+    this.tileMaps = this.layerHeads(this.layer);
+    this.tileMax = this.tileMaps.map((a) => { let x = 0; for (let i = 0; i < a.length; i++) if (a[i] > x) x = a[i]; return x || 1; });
+  }
+
+  paintCells() {  // the grid's outlines: the chosen head (and its layer row / head column), the previewed cell
+    if (!this.cells) return;
+    const p = this.preview, key = `${this.layer}|${this.head}|${p ? p.layer + "|" + p.head : ""}`;
+    if (key === this.shownCells) return;
+    this.shownCells = key;
+    this.cells.forEach((cell, i) => {
+      const l = Math.floor(i / this.H), h = i % this.H;
+      cell.classList.toggle("on", l === this.layer && h === this.head);
+      cell.classList.toggle("preview", !!p && l === p.layer && h === p.head);
+    });
+    this.layerLabels.forEach((n, l) => n.classList.toggle("on", l === this.layer));
+    this.headLabels.forEach((n, h) => n.classList.toggle("on", h === this.head));
+    const single = typeof this.layer === "number" && typeof this.head === "number";
+    const at = p ?? (single ? {layer: this.layer, head: this.head} : null);
+    this.summaryReadout.textContent = at ? `layer ${at.layer} · head ${at.head}: ` +
+      `${METRICS[this.metric]?.label ?? this.metric} ${this.formatSummary(this.summaryValue(at.layer, at.head))}` : "";
+  }
+
+  paintMatrix(shown) {  // the token x key matrix of the shown view: the chosen one, or a grid cell's preview
+    this.current = this.viewMap(shown.layer, shown.head);
     const {m, max} = this.current;
     const K = this.K, ctx = this.matrix.getContext("2d"), img = ctx.createImageData(K, this.Q * this.rowH);
     const px = new Uint32Array(img.data.buffer), line = new Uint32Array(K);
@@ -433,10 +585,6 @@ class Explorer {
     }
     ctx.putImageData(img, 0, 0);
     this.legendHigh.textContent = max.toFixed(3);
-    this.layerPills.forEach((b) => b.classList.toggle("on", b.dataset.value === String(this.layer)));
-    this.headPills.forEach((b) => b.classList.toggle("on", b.dataset.value === String(this.head)));
-    this.tileMaps = this.layerHeads(this.layer);
-    this.tileMax = this.tileMaps.map((a) => { let x = 0; for (let i = 0; i < a.length; i++) if (a[i] > x) x = a[i]; return x || 1; });
   }
 
   paintPicture(row, max, k) {

@@ -4,9 +4,11 @@ then answers hovers, layer and head switches and the keyboard in the browser, wi
 Hover a token (a word chip or a matrix row): its row lights up in the token x key matrix and its heatmap is painted
 over the image. Hover a patch (on the image or a matrix column): the column lights up and each token's chip shows
 how much it looked there. The layer and head pills switch the view (mean/max over heads, mean over layers); every
-head of the chosen layer is drawn small, sorted by entropy, and a click on one shows it. A click (a tap, Enter)
-pins a selection and sends it to Python: that is the only rerun. Colours: Viridis, scaled to the view's max, so a
-hover never rescales.
+head of the chosen layer is drawn small, sorted by entropy, and a click on one shows it. A layer x head grid colours
+one number per head (entropy, mean distance or cross-modal mass, computed once per result in attention_payload);
+hovering a cell previews that head's map, clicking it shows and pins it. A click (a tap, Enter) pins a selection
+and sends it to Python: that is the only rerun. Colours: Viridis, scaled to the view's max, so a hover never
+rescales.
 
 Drawing: attention_explorer.js / .css beside this file (inline, no build step, nothing from another host).
 Payload: components/figures/attention_payload.py (uint8 with a per-view scale, raw bytes).

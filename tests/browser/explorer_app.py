@@ -2,7 +2,8 @@
 `streamlit run tests/browser/explorer_app.py`. Two explorers: the bundled BLIP's real cross-attention on a shapes scene,
 and a full-size BLIP-shaped payload (12 layers x 12 heads x 10 tokens x 576 patches on a 24 x 24 grid) of random
 but structured weights. Every script run adds one to a counter shown on the page, so a test sees any rerun; a pin
-is shown as text and written into the URL (the pages do that with deep_link.publish)."""
+is shown as text and written into the URL (the pages do that with deep_link.publish). The page runs only under
+`streamlit run` (__main__), so a test can import full_size_maps to check the explorer's numbers against."""
 from __future__ import annotations
 
 import json
@@ -20,6 +21,8 @@ from PIL import Image  # noqa: E402
 from components.sections.explorer_section import explorer_for  # noqa: E402
 from components.service import models  # noqa: E402
 from core.attention import HEAD_MEAN  # noqa: E402
+from core.attention.maps import AttentionMaps  # noqa: E402
+from core.attention.patch_grid import PatchGrid  # noqa: E402
 from core.inputs import images  # noqa: E402
 
 SCENE = "shapes: two objects"
@@ -27,9 +30,10 @@ BIG = (12, 12, 10, 576)  # BLIP base: layers, heads, question tokens, 24 x 24 pa
 BIG_TOKENS = ["[CLS]", "what", "color", "is", "the", "cat", "'", "s", "eyes", "?"]
 
 
-@st.cache_data
 def full_size_maps(seed: int = 0) -> np.ndarray:
-    """(12, 12, 10, 576) softmax rows, each (layer, head, token) a blob at its own place: views differ visibly."""
+    """(12, 12, 10, 576) softmax rows, each (layer, head, token) a blob at its own place: views differ visibly.
+    Each row then keeps a share of its weight on the patches (mass 0.3-1, per head and token), the rest on keys not
+    drawn (BLIP's CLS key), so the rows do not sum to 1, as on the pages."""
     rng = np.random.default_rng(seed)
     layers, heads, tokens, n = BIG
     side = int(n ** 0.5)
@@ -40,7 +44,12 @@ def full_size_maps(seed: int = 0) -> np.ndarray:
     logits = -d2 / (2 * width ** 2) * rng.uniform(1, 4, size=(layers, heads, 1, 1, 1))
     logits = logits.reshape(layers, heads, tokens, n) + rng.normal(0, 0.3, size=(layers, heads, tokens, n))
     weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return (weights / weights.sum(axis=-1, keepdims=True)).astype(np.float32)
+    rows = weights / weights.sum(axis=-1, keepdims=True)
+    mass = rng.uniform(0.3, 1.0, size=(layers, heads, 1, 1)) * rng.uniform(0.8, 1.0, size=(layers, heads, tokens, 1))
+    return (rows * mass).astype(np.float32)
+
+
+cached_maps = st.cache_data(full_size_maps)
 
 
 @st.cache_data
@@ -49,24 +58,29 @@ def full_size_image() -> np.ndarray:
     return np.asarray(images.load_image(png).convert("RGB").resize((384, 384), Image.Resampling.BILINEAR))
 
 
-st.session_state["runs"] = st.session_state.get("runs", 0) + 1
-st.title("Attention explorer harness")
-st.caption(f"script runs: {st.session_state['runs']}")
+def main() -> None:
+    st.session_state["runs"] = st.session_state.get("runs", 0) + 1
+    st.title("Attention explorer harness")
+    st.caption(f"script runs: {st.session_state['runs']}")
 
-which = st.query_params.get("only", "both")
-if which in ("both", "bundled"):
-    result = models.ask("bundled", images.sample_png(SCENE), "what color is the circle?")
-    pinned = explorer_for(result.token_patch_matrix, result.tokens, result.grid, result.model_image,
-                          key="explorer_bundled", selected={"layer": result.token_patch_matrix.shape[0] - 1,
-                                                            "head": HEAD_MEAN, "query": 1})
-    st.text(f"pinned explorer_bundled: {json.dumps(pinned, default=str)}")
-if which in ("both", "big"):
-    pinned_big = explorer_for(full_size_maps(), BIG_TOKENS, (24, 24), full_size_image(), key="explorer_big",
-                              selected={"layer": 11, "head": HEAD_MEAN, "query": 5}, title="Full-size BLIP shapes",
-                              on_pin=lambda sel: st.session_state.update(pinned_by_callback=sel))
-    st.text(f"pinned explorer_big: {json.dumps(pinned_big, default=str)}")
-    st.text(f"on_pin saw: {json.dumps(st.session_state.get('pinned_by_callback'), default=str)}")
-    if pinned_big:
-        st.query_params.update({"layer": str(pinned_big["layer"]), "head": str(pinned_big["head"]),
-                                "token": str(pinned_big["query"]),
-                                **({"patch": str(pinned_big["key"])} if pinned_big["key"] is not None else {})})
+    which = st.query_params.get("only", "both")
+    if which in ("both", "bundled"):
+        result = models.ask("bundled", images.sample_png(SCENE), "what color is the circle?")
+        pinned = explorer_for(result.token_patch_maps(), key="explorer_bundled", selected={"layer": result.token_patch_matrix.shape[0] - 1,
+                                                                "head": HEAD_MEAN, "query": 1})
+        st.text(f"pinned explorer_bundled: {json.dumps(pinned, default=str)}")
+    if which in ("both", "big"):
+        pinned_big = explorer_for(AttentionMaps(cached_maps(), BIG_TOKENS, PatchGrid.of(full_size_image(), 16)),
+                                  key="explorer_big",
+                                  selected={"layer": 11, "head": HEAD_MEAN, "query": 5}, title="Full-size BLIP shapes",
+                                  on_pin=lambda sel: st.session_state.update(pinned_by_callback=sel))
+        st.text(f"pinned explorer_big: {json.dumps(pinned_big, default=str)}")
+        st.text(f"on_pin saw: {json.dumps(st.session_state.get('pinned_by_callback'), default=str)}")
+        if pinned_big:
+            st.query_params.update({"layer": str(pinned_big["layer"]), "head": str(pinned_big["head"]),
+                                    "token": str(pinned_big["query"]),
+                                    **({"patch": str(pinned_big["key"])} if pinned_big["key"] is not None else {})})
+
+
+if __name__ == "__main__":
+    main()

@@ -8,9 +8,11 @@ import json
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import numpy as np
 import pytest
 
 from bench.browser import explorer, serve, wait_for_explorer
+from components.figures.patch_overlay import COLORSCALE_STOPS
 from tests.browser.test_browser import browser  # noqa: F401 - the shared fixture
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +36,13 @@ def _runs(page) -> str:
 def _picture_pixels(root) -> list[int]:
     """The image canvas's RGBA pixels, sampled on a coarse lattice (what the user sees)."""
     return root.locator(".aex-image").evaluate(
+        """(c) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, out = [];
+                    for (let i = 0; i < d.length; i += 4 * 97) out.push(d[i], d[i + 1], d[i + 2]); return out; }""")
+
+
+def _matrix_pixels(root) -> list[int]:
+    """The token x key matrix canvas's RGB pixels, sampled like _picture_pixels."""
+    return root.locator(".aex-matcanvas").evaluate(
         """(c) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, out = [];
                     for (let i = 0; i < d.length; i += 4 * 97) out.push(d[i], d[i + 1], d[i + 2]); return out; }""")
 
@@ -155,6 +164,117 @@ def test_arrow_keys_move_the_selection(page):
     root.locator(".aex-image").press("Enter")  # Enter pins it
     page.get_by_text(f'"key": {11 * 24 + 12}').first.wait_for(timeout=30_000)
     assert _runs(page) != runs
+
+
+@pytest.fixture(scope="module")
+def big_maps():
+    """The harness's full-size maps, (12, 12, 10, 576) float32, rows summing to 0.3-1 (keys not drawn take the rest)."""
+    from tests.browser.explorer_app import full_size_maps
+
+    return full_size_maps()
+
+
+def _cell(root, layer: int, head: int):
+    return root.locator(f'.aex-cell[data-l="{layer}"][data-h="{head}"]')
+
+
+def _grid_values(root, attribute: str) -> np.ndarray:
+    """(layers, heads) from the layer x head grid's cells, read back from their data attributes."""
+    rows = root.locator(".aex-cell").evaluate_all(
+        f"(cs) => cs.map((c) => [Number(c.dataset.l), Number(c.dataset.h), Number(c.dataset.{attribute})])")
+    out = np.full((12, 12), np.nan)
+    for layer, head, value in rows:
+        out[int(layer), int(head)] = value
+    return out
+
+
+def _rgb(hex_colour: str) -> str:
+    return "rgb({}, {}, {})".format(*(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)))
+
+
+def test_the_layer_head_grid_shows_each_heads_numbers_computed_from_the_maps(page, big_maps):
+    """The grid's cells carry entropy and cross-modal mass per (layer, head), averaged over the 10 tokens: numpy
+    here, from the harness's own float maps, must agree (the payload ships float32 numbers, not uint8 codes)."""
+    root = explorer(page, BIG)
+    runs = _runs(page)
+    assert root.locator(".aex-cell").count() == 12 * 12
+    assert root.locator(".aex-axis").all_inner_texts() == ["layer", "head"]
+    mass = big_maps.sum(axis=-1, dtype=np.float64)  # (L, H, Q): the row sums, before any renormalising
+    p = big_maps / mass[..., None]
+    entropy = -(p * np.log2(np.where(p > 0, p, 1))).sum(axis=-1).mean(axis=-1)  # (L, H) bits
+    rows, cols = np.divmod(np.arange(576), 24)
+    cy, cx = (p * rows).sum(axis=-1), (p * cols).sum(axis=-1)  # (L, H, Q) the attention's centre
+    spread = (p * np.hypot(rows - cy[..., None], cols - cx[..., None])).sum(axis=-1).mean(axis=-1)
+    np.testing.assert_allclose(_grid_values(root, "entropy"), entropy, rtol=1e-5)
+    np.testing.assert_allclose(_grid_values(root, "mass"), mass.mean(axis=-1), rtol=1e-5)
+    np.testing.assert_allclose(_grid_values(root, "spread"), spread, rtol=1e-5, atol=1e-5)
+    assert mass.mean(axis=-1).min() < 0.5 < 0.9 < mass.mean(axis=-1).max()  # the harness's masses do differ
+    np.testing.assert_allclose(_grid_values(root, "value"), entropy, rtol=1e-5)  # entropy is shown first
+
+    root.locator(".aex-summary select").select_option("mass")
+    page.wait_for_function("(el) => el.querySelector('.aex-sgrid').dataset.metric === 'mass'",
+                           arg=root.element_handle())
+    np.testing.assert_allclose(_grid_values(root, "value"), mass.mean(axis=-1), rtol=1e-5)
+    assert "share" in root.locator(".aex-summarynote").inner_text()  # the header says what the number means
+    low, high = np.unravel_index(mass.mean(axis=-1).argmin(), (12, 12)), np.unravel_index(mass.mean(axis=-1).argmax(),
+                                                                                          (12, 12))
+    background = "(c) => getComputedStyle(c).backgroundColor"
+    assert _cell(root, *low).evaluate(background) == _rgb(COLORSCALE_STOPS[0][1])  # one scale: min to max
+    assert _cell(root, *high).evaluate(background) == _rgb(COLORSCALE_STOPS[-1][1])
+    root.locator(".aex-summary select").select_option("entropy")
+    page.wait_for_function("(el) => el.querySelector('.aex-sgrid').dataset.metric === 'entropy'",
+                           arg=root.element_handle())
+    assert _runs(page) == runs  # choosing the number is the browser's business
+
+
+def test_hovering_a_grid_cell_paints_that_heads_map_and_leaving_restores_without_a_rerun(page, big_maps):
+    root = explorer(page, BIG)
+    page.mouse.move(5, 5)
+    page.wait_for_timeout(100)
+    runs = _runs(page)
+    layer, head = 8, 2
+    assert (root.get_attribute("data-layer"), root.get_attribute("data-head")) != (str(layer), str(head))
+    before = _picture_pixels(root), _matrix_pixels(root), root.get_attribute("data-view-max")
+    paints = int(root.get_attribute("data-paints"))
+    _cell(root, layer, head).hover()
+    _settled(page, root, paints)
+    assert (root.get_attribute("data-preview-layer"), root.get_attribute("data-preview-head")) == ("8", "2")
+    assert "preview" in _cell(root, layer, head).get_attribute("class")
+    view = big_maps[layer, head]  # (Q, K): the cell's head, for the shown token
+    q = int(root.get_attribute("data-query"))
+    assert float(root.get_attribute("data-view-max")) == pytest.approx(view.max(), rel=1e-4)  # its colour scale
+    assert float(before[2]) != pytest.approx(view.max(), rel=1e-3)
+    arg = int(root.get_attribute("data-heat-argmax"))
+    assert view[q, arg] >= view[q].max() - view.max() / 255  # the heatmap's brightest patch is this head's
+    assert _picture_pixels(root) != before[0] and _matrix_pixels(root) != before[1]  # image and matrix repainted
+    assert root.get_attribute("data-layer") != "8"  # a hover previews; it does not choose
+    paints = int(root.get_attribute("data-paints"))
+    page.mouse.move(5, 5)
+    _settled(page, root, paints)
+    assert root.get_attribute("data-preview-layer") == ""
+    assert (_picture_pixels(root), _matrix_pixels(root), root.get_attribute("data-view-max")) == before  # restored
+    assert _runs(page) == runs
+
+
+def test_clicking_a_grid_cell_shows_and_pins_that_layer_and_head(page, big_maps):
+    root = explorer(page, BIG)
+    runs = _runs(page)
+    query, key = int(root.get_attribute("data-pinned-query")), root.get_attribute("data-pinned-key")
+    old = root.get_attribute("data-layer"), root.get_attribute("data-head")
+    _cell(root, 8, 2).click()
+    page.wait_for_function("() => document.body.innerText.includes('pinned explorer_big: {\"layer\": 8, \"head\": 2')",
+                           timeout=30_000)
+    pinned = json.loads(page.get_by_text("pinned explorer_big:").inner_text().split(":", 1)[1])
+    assert pinned == {"layer": 8, "head": 2, "query": query, "key": int(key) if key else None}
+    assert _runs(page) != runs  # the pin reached Python
+    page.wait_for_function("() => new URL(location.href).searchParams.get('layer') === '8'", timeout=30_000)
+    assert parse_qs(urlsplit(page.url).query)["head"] == ["2"]
+    assert (root.get_attribute("data-layer"), root.get_attribute("data-head")) == ("8", "2")
+    assert float(root.get_attribute("data-view-max")) == pytest.approx(big_maps[8, 2].max(), rel=1e-4)
+    assert "on" in _cell(root, 8, 2).get_attribute("class").split()  # the chosen head's cell is outlined
+    assert "on" not in _cell(root, *map(int, old)).get_attribute("class").split()
+    assert "on" in root.locator('.aex-pills[data-kind="layer"] .aex-pill[data-value="8"]').get_attribute("class")
+    assert "on" in root.locator('.aex-pills[data-kind="head"] .aex-pill[data-value="2"]').get_attribute("class")
 
 
 def test_the_bundled_model_explorer_renders_the_real_result(server, browser):

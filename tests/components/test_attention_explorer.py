@@ -61,6 +61,47 @@ def test_header_sections_are_aligned_and_the_digest_names_the_result():
     assert a.header["selected"] == {"layer": 1}
 
 
+def test_head_summaries_on_hand_made_rows():
+    maps = np.zeros((1, 3, 2, 9), dtype=np.float32)  # keys: a 3 x 3 grid in reading order
+    maps[0, 0, 0, 4] = 1.0  # head 0: one patch ...
+    maps[0, 0, 1] = 1 / 9  # ... and even over all nine
+    maps[0, 1, 0, [0, 8]] = 0.25  # head 1: two opposite corners, half its weight (the rest on keys not drawn)
+    maps[0, 1, 1, [0, 8]] = 0.25
+    maps[0, 2, 0, 2] = 0.5  # head 2: one live row, one row of zeros
+    got = payload.head_summaries(maps, (3, 3))
+    np.testing.assert_allclose(got["entropy"][0], [(0 + np.log2(9)) / 2, 1.0, 0.0], atol=1e-6)
+    corner = np.hypot(1, 1)  # (0, 0) and (2, 2) around their centre (1, 1)
+    centre_spread = np.mean([np.hypot(r - 1, c - 1) for r in range(3) for c in range(3)])
+    np.testing.assert_allclose(got["spread"][0], [(0 + centre_spread) / 2, corner, 0.0], atol=1e-6)
+    np.testing.assert_allclose(got["mass"][0], [1.0, 0.5, 0.25], atol=1e-6)  # the zero row counts as mass 0
+    strip = payload.head_summaries(maps, None)  # no grid: distances in keys along the strip
+    np.testing.assert_allclose(strip["spread"][0, 1], 4.0, atol=1e-6)  # keys 0 and 8 around key 4
+    np.testing.assert_allclose(strip["entropy"], got["entropy"])
+
+
+def test_head_summaries_renormalise_rows_so_only_mass_sees_the_scale():
+    maps = softmax_maps((2, 3, 4, 16), seed=4)
+    share = np.random.default_rng(5).uniform(0.2, 1.0, size=(2, 3, 4, 1)).astype(np.float32)
+    whole, part = payload.head_summaries(maps, (4, 4)), payload.head_summaries(maps * share, (4, 4))
+    np.testing.assert_allclose(part["entropy"], whole["entropy"], rtol=1e-5)
+    np.testing.assert_allclose(part["spread"], whole["spread"], rtol=1e-5)
+    np.testing.assert_allclose(whole["mass"], 1.0, rtol=1e-5)
+    np.testing.assert_allclose(part["mass"], share[..., 0].mean(axis=-1), rtol=1e-5)
+    p = maps[1, 2]  # (Q, K), rows sum to 1: the textbook entropy, row by row
+    np.testing.assert_allclose(whole["entropy"][1, 2], np.mean([-(r * np.log2(r)).sum() for r in p]), rtol=1e-5)
+
+
+def test_the_payload_carries_the_summaries_of_the_float_maps():
+    maps = softmax_maps((3, 2, 5, 12), seed=6) * 0.7
+    decoded = payload.decode(payload.encode(maps, list("abcde"), (3, 4)))
+    assert decoded.header["summary"] == list(payload.SUMMARIES)
+    expected = payload.head_summaries(maps, (3, 4))
+    for name in payload.SUMMARIES:
+        np.testing.assert_array_equal(decoded.summary[name], expected[name])  # exact: not from the uint8 codes
+    assert decoded.summary["mass"].shape == (3, 2)
+    np.testing.assert_allclose(decoded.summary["mass"], 0.7, rtol=1e-5)
+
+
 @pytest.mark.parametrize("bad, message", [
     (dict(maps=np.ones((2, 3, 4))), "layers, heads"),
     (dict(labels=["a"]), "query labels"),
@@ -78,10 +119,12 @@ def _app():
     import streamlit as st
 
     from components.sections.explorer_section import explorer_for
+    from core.attention.maps import AttentionMaps
+    from core.attention.patch_grid import PatchGrid
 
-    maps = np.full((2, 2, 3, 4), 0.25, dtype=np.float32)
-    picked = explorer_for(maps, ["a", "b", "c"], (2, 2), np.zeros((8, 8, 3), np.uint8), key="ex",
-                          selected={"layer": 1, "head": "mean", "query": 2})
+    maps = AttentionMaps(np.full((2, 2, 3, 4), 0.25, dtype=np.float32), ["a", "b", "c"],
+                         PatchGrid.of(np.zeros((8, 8, 3), np.uint8), 4))  # 2 x 2 patches of 4 px
+    picked = explorer_for(maps, key="ex", selected={"layer": 1, "head": "mean", "query": 2})
     st.text(f"picked: {picked}")
 
 
