@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.figures.patch_overlay import patch_overlay
+from components.sections.explorer_section import explorer_for
 from components.widgets.layer_head import layer_head_selectors
 from core.attention import select
 from core.concepts.captioning import CaptionResult
@@ -23,3 +24,11 @@ def caption_view(result: CaptionResult) -> None:
     row = blip.IMAGE_TOKENS.patches(select(result.cross_attentions, layer, head)[step])  # (N,) patches only
     st.plotly_chart(patch_overlay(result.patches, result.patches.on_grid(row),
                                   title=f"Looking at the image to write “{result.words[step]}”"), key="caption_heatmap")
+
+    def pin(selection: dict) -> None:  # a pinned word, layer and head move the slider and the selectors above
+        st.session_state["caption_layer"], st.session_state["caption_head"] = selection["layer"], selection["head"]
+        st.session_state["caption_step"] = selection["query"]
+
+    explorer_for(result.word_patch_maps(), key="caption_explorer", on_pin=pin,
+                 selected={"layer": layer, "head": head, "query": step},
+                 title="Every decoding step, layer and head, in your browser: hover a word")

@@ -335,3 +335,28 @@ def test_patching_and_early_fusion_carry_the_explorer_and_hover_paints(browser, 
         assert bar and float(bar) >= 0
         page.screenshot(path=str(ARTIFACTS / f"explorer-{page_name}.png"), full_page=True)
         page.close()
+
+
+def test_caption_mode_carries_the_explorer_over_the_written_words(browser):
+    """Caption mode: the rows are the words the decoder wrote; hovering one repaints the image heatmap in the browser
+    and a click pins it, which moves the page's decoding-step slider (a rerun)."""
+    with serve(str(ROOT / "app.py")) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(url + "/?page=cross-attention")
+        wait_for_explorer(page, "cross_explorer")
+        page.get_by_text("Caption the image").click()
+        root = wait_for_explorer(page, "caption_explorer")
+        words = root.locator(".aex-chip").all_inner_texts()
+        assert len(words) >= 3, words  # "a red circle and ..." from the bundled captioner
+        pixels = _picture_pixels(root)
+        paints = int(root.get_attribute("data-paints"))
+        root.locator('.aex-chip[data-q="2"]').hover()
+        _settled(page, root, paints)
+        assert root.get_attribute("data-hovered-token") == "2"
+        assert _picture_pixels(root) != pixels  # another word, another map over the image
+        root.locator('.aex-chip[data-q="2"]').click()
+        page.wait_for_function("() => [...document.querySelectorAll('[data-testid=\"stSliderThumbValue\"]')]"
+                               ".some(e => e.textContent.startsWith('3:'))", timeout=60_000)
+        page.get_by_text(f"Looking at the image to write “{words[2].strip()}”").wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "explorer-caption.png"), full_page=True)
+        page.close()
