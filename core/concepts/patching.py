@@ -89,13 +89,17 @@ class PatchView:
         rgb = (coords - lo) / np.where(hi > lo, hi - lo, 1)
         return (rgb * 255).round().astype(np.uint8).reshape(*self.grid, 3)
 
-    def position_similarity(self) -> np.ndarray:
-        """(rows * rows, cols * cols): tile (r, c) is the cosine similarity of position (r, c) to every position,
-        laid out as a grid of small grids (the learned 2-D structure)."""
+    def position_similarity(self, block: int = 1) -> np.ndarray:
+        """(R * R, C * C) with R, C = rows, cols // block: tile (r, c) is the cosine similarity of position (r, c) to
+        every position, laid out as a grid of small grids (the learned 2-D structure). block > 1 averages block x block
+        positions on both sides (DINOv2 at 448 px: 32 x 32 positions are a million cells; 16 x 16 blocks of 2 x 2)."""
         rows, cols = self.grid
+        if rows % block or cols % block:
+            raise ValueError(f"a {rows}x{cols} grid does not split into {block}x{block} blocks")
         e = self.position_embeddings / np.linalg.norm(self.position_embeddings, axis=1, keepdims=True)
-        sim = (e @ e.T).reshape(rows, cols, rows, cols)  # (query r, query c, key r, key c)
-        return sim.transpose(0, 2, 1, 3).reshape(rows * rows, cols * cols)
+        r, c = rows // block, cols // block
+        sim = (e @ e.T).reshape(r, block, c, block, r, block, c, block).mean(axis=(1, 3, 5, 7))  # (qr, qc, kr, kc)
+        return sim.transpose(0, 2, 1, 3).reshape(r * r, c * c)
 
     @property
     def cls_attention(self) -> np.ndarray:

@@ -47,6 +47,8 @@ def test_resolution_448_gives_a_32_by_32_grid_of_14_px_patches():
     assert not at.exception
     overlay = titled(at, "Last layer: where CLS looks")
     assert heatmap_z(overlay).shape == (32, 32)
+    positions = titled(at, "Each 2 x 2 block of positions")  # 16 x 16 tiles of 16 x 16, not a million cells
+    assert heatmap_z(positions).shape == (256, 256)
 
 
 def test_a_shapes_scene_keeps_clip_and_has_no_dinov2_section():

@@ -57,6 +57,12 @@ def test_full_size_clip_b16_architecture_gives_a_14x14_grid():
     view = patching.patch_view(model, processor, Image.new("RGB", (300, 200), "gray"))
     assert view.grid == (14, 14) and view.attentions.shape[-1] == 197
     assert view.position_similarity().shape == (196, 196)
+    pooled = view.position_similarity(2)  # 7 x 7 blocks of 2 x 2 positions
+    sim = view.position_similarity().reshape(14, 14, 14, 14)  # (query r, key r, query c, key c)
+    block = sim[2:4, 6:8, 4:6, 10:12]  # query rows 2-3 and cols 4-5 (block (1, 2)); keys rows 6-7, cols 10-11 (3, 5)
+    assert pooled.shape == (49, 49) and np.isclose(pooled[1 * 7 + 3, 2 * 7 + 5], block.mean(), atol=1e-6)
+    with pytest.raises(ValueError):
+        view.position_similarity(3)
 
 
 def test_what_the_page_redraws_is_computed_once_per_view_and_read_only():
