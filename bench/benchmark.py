@@ -513,8 +513,8 @@ def main() -> None:
                   f"{LISTEN_TARGET}x; page compute alone {r.compute_ms / r.forward_ms:.2f}x); its first visit, "
                   f"loading the model: {r.first_visit_ms:.0f} ms; first word change {r.first_change_ms:.0f} ms "
                   f"(the math panel's new row), then {r.interaction_ms:.0f} ms; the math panel's frame slider to "
-                  f"a new frame {r.frame_change_ms:.0f} ms (models.listening_math reruns the encoder and decoder "
-                  f"for every (row, layer, head, frame))")
+                  f"a new frame {r.frame_change_ms:.0f} ms (models.listening_math: numpy on the clip's decoder "
+                  f"reading, which the transcription's own pass recorded)")
 
 
 if __name__ == "__main__":

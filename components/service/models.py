@@ -190,30 +190,38 @@ def vision_view(pack: str, image_png: bytes, role: str, side: int = 224) -> patc
     return photo_view(pack, image_png, side) if role == "vision" else patch_view(pack, image_png, role)
 
 
+@st.cache_resource(show_spinner="Listening: transcribing, then reading the cross-attention…", max_entries=2)
+def _heard(pack: str, wav: bytes, role: str) -> tuple[listening.Listening, listening_math_.DecoderReading]:
+    """One model pass per clip for the whole page: the transcript, its cross-attention and word times, and the
+    decoder reading the math panel recomputes from (listening_math.listen_and_read: the transcription's own last
+    forward, not a second encoder + decoder run). Shared read-only; two entries, as the reading of a 30 s clip is
+    tens of MB (its (layers, heads, tokens, 1500) weights)."""
+    loaded = model(pack, role)
+    sound = audio_in.load_audio(wav, "clip.wav")
+    heard, reading = listening_math_.listen_and_read(loaded.model, loaded.processor, sound.samples,
+                                                     model_label=loaded.spec.label)
+    return _read_only(heard), _read_only(reading)
+
+
 @_on_serving_pack(role_argument=True)
-@st.cache_data(show_spinner="Listening: transcribing, then reading the cross-attention…", max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=32)
 def listen(pack: str, wav: bytes, role: str = "listen") -> listening.Listening:
     """A clip (mono 16 kHz wav bytes) heard by the role's Whisper: transcript, cross-attention, word times."""
-    loaded = model(pack, role)
-    sound = audio_in.load_audio(wav, "clip.wav")
-    return listening.listen(loaded.model, loaded.processor, sound.samples, model_label=loaded.spec.label)
-
-
-@st.cache_resource(show_spinner="Reading the decoder's cross-attention inputs…", max_entries=2)
-def _decoder_reading(pack: str, wav: bytes, role: str, ids: tuple[int, ...]) -> listening_math_.DecoderReading:
-    loaded = model(pack, role)
-    sound = audio_in.load_audio(wav, "clip.wav")
-    return listening_math_.read_decoder(loaded.model, loaded.processor, sound.samples, list(ids))
+    return _heard(pack, wav, role)[0]
 
 
 @_on_serving_pack(role_argument=True)
 @st.cache_data(show_spinner=False, max_entries=32)
 def listening_math(pack: str, wav: bytes, role: str, ids: tuple[int, ...], layer: int, head: int, row: int,
                    frame: int) -> listening_math_.ListeningMath:
-    """One token and frame's weight recomputed; the model runs once per clip (`_decoder_reading`), a new layer,
-    head, word or frame is numpy only."""
-    return listening_math_.math_from(model(pack, role).model, _decoder_reading(pack, wav, role, ids), layer, head,
-                                     row, frame)
+    """One token and frame's weight recomputed from the clip's decoder reading (`_heard`: no model run of its own
+    when the page has just listened); a new layer, head, word or frame is numpy only."""
+    reading = _heard(pack, wav, role)[1]
+    if reading.ids != tuple(ids):  # other decoder inputs than the transcript's: read them
+        loaded = model(pack, role)
+        reading = listening_math_.read_decoder(loaded.model, loaded.processor,
+                                               audio_in.load_audio(wav, "clip.wav").samples, list(ids))
+    return listening_math_.math_from(model(pack, role).model, reading, layer, head, row, frame)
 
 
 def live_weights(pack: str, role: str) -> str:

@@ -124,3 +124,24 @@ def test_section_draws_the_numbers():
     assert not at.exception
     assert f"{math.weight:.6f}" in at.latex[0].value
     assert "20 ms audio frames instead of patches" in at.caption[-1].value
+
+
+@pytest.mark.parametrize("role", ["listen_fast", "listen"])
+def test_listen_and_read_reuses_the_transcription_pass_and_equals_a_separate_reading(role):
+    """The page's one model pass per clip: the reading taken from the transcription's own last forward equals a
+    fresh read_decoder over the same ids, and the hooks are gone afterwards."""
+    from core.concepts import listening
+
+    loaded = bundled(role)
+    audio = read_wav(SAMPLE.path)
+    before = hook_count(loaded.model)
+    heard, reading = listening_math.listen_and_read(loaded.model, loaded.processor, audio, model_label=role)
+    assert hook_count(loaded.model) == before
+    assert heard.text == listening.listen(loaded.model, loaded.processor, audio, model_label=role).text
+    fresh = listening_math.read_decoder(loaded.model, loaded.processor, audio, list(heard.decoder_ids))
+    assert reading.ids == fresh.ids == tuple(heard.decoder_ids)
+    for name in ("hidden", "encoder", "cross"):
+        np.testing.assert_allclose(getattr(reading, name), getattr(fresh, name), atol=1e-5, err_msg=name)
+    frames = heard.frames  # the page's matrix is the reading's text rows over the clip's frames
+    rows = slice(len(heard.prompt_tokens) - 1, len(heard.prompt_tokens) - 1 + len(heard.tokens))
+    np.testing.assert_allclose(reading.cross[:, :, rows, :frames], heard.cross_attention, atol=1e-6)
