@@ -5,7 +5,7 @@ import streamlit as st
 
 from components.figures.patch_overlay import patch_overlay
 from components.widgets.export import chart_config, export_matrix
-from core.attention import select
+from core.attention import HEAD_MAX, select
 from core.concepts.patching import PatchView
 
 
@@ -19,8 +19,18 @@ def patch_attention_section(view: PatchView, layer, head, patch: int, pack: str,
     patch_map = view.patch_to_patches(patch, layer, head)  # (rows, cols)
     right.plotly_chart(patch_overlay(view.patches, patch_map,
                                      title=f"Where p({r},{c}) looks (click another patch above)"), key="patch_attention")
-    st.caption(f"CLS attention over patches sums to {cls_map.sum():.3f}; the rest ({1 - cls_map.sum():.3f}) goes to "
-               "CLS itself. Download this layer and head's full attention matrix (CLS and every patch, with labels):")
+    st.caption(f"{cls_sum_sentence(cls_map.sum(), head)} Download this layer and head's full attention matrix (CLS "
+               "and every patch, with labels):")
     token_labels = ["CLS"] + view.patches.labels()
     export_matrix(attention, token_labels, token_labels, f"patching_layer-{layer}_head-{head}", key="patching_export",
                   corner="query \\ key", layer=str(layer), head=str(head), pack=pack, image=image_name)
+
+
+def cls_sum_sentence(total: float, head) -> str:
+    """What the CLS map's sum means: a share of one distribution for a head or the mean of heads; for the max over
+    heads, each patch's largest weight in any head, which is no distribution (it may sum past 1: no "rest")."""
+    if head == HEAD_MAX:
+        return (f"Max over heads: each patch shows the largest weight any one head gives it, so the map is no longer "
+                f"a distribution (it sums to {total:.3f}); it shows where some head looks, not how CLS splits its "
+                "attention.")
+    return f"CLS attention over patches sums to {total:.3f}; the rest ({1 - total:.3f}) goes to CLS itself."

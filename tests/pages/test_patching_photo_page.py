@@ -2,6 +2,8 @@
 import numpy as np
 from PIL import Image
 
+from components.service import models
+from core.attention import HEAD_MAX, HEAD_MEAN
 from core.concepts import patching
 from core.concepts.photo_patches import PRESET_BOXES, box_in_model, layer_box_shares
 from core.inputs import images
@@ -96,7 +98,6 @@ def test_a_patch_chosen_on_a_finer_grid_survives_a_coarser_one():
 
 
 def test_leaving_448_px_drops_the_448_view_and_staying_keeps_it():
-    from components.service import models
 
     png = images.sample_png("photo: coffee")
     first = models.vision_view("bundled", png, "vision", 448)
@@ -106,3 +107,17 @@ def test_leaving_448_px_drops_the_448_view_and_staying_keeps_it():
     second = models.photo_view("bundled", png, 448)
     models.vision_view("bundled", png, "clip")  # or switches to CLIP
     assert models.photo_view("bundled", png, 448) is not second
+
+
+def test_max_over_heads_says_what_max_means_and_reports_no_negative_rest():
+    at = on_image("photo: coffee")
+    at.selectbox(key="patching_head").set_value(HEAD_MAX).run()
+    caption = next(c.value for c in at.caption if "over patches" in c.value or "Max over heads" in c.value)
+    assert "Max over heads" in caption and "no longer a distribution" in caption
+    assert "the rest (-" not in caption and "goes to CLS itself" not in caption
+    view = models.vision_view("bundled", images.sample_png("photo: coffee"), "vision")  # the page's view (tests: bundled)
+    assert view.cls_to_patches(view.attentions.shape[0] - 1, HEAD_MAX).sum() > 1  # why the old sentence went negative
+    at.selectbox(key="patching_head").set_value(HEAD_MEAN).run()
+    caption = next(c.value for c in at.caption if "over patches sums to" in c.value)
+    rest = float(caption.split("the rest (")[1].split(")")[0])
+    assert 0 <= rest <= 1
