@@ -98,7 +98,6 @@ def test_a_patch_chosen_on_a_finer_grid_survives_a_coarser_one():
 
 
 def test_leaving_448_px_drops_the_448_view_and_staying_keeps_it():
-
     png = images.sample_png("photo: coffee")
     first = models.vision_view("bundled", png, "vision", 448)
     assert models.vision_view("bundled", png, "vision", 448) is first  # cached while 448 px is chosen
