@@ -3,6 +3,7 @@ import streamlit as st
 from components.sections.infonce_section import infonce_section
 from components.sections.lesson import lesson_intro
 from components.sections.live_training import live_training_panel
+from components.sections.modality_gap_section import modality_gap_section
 from components.sections.patch_probe_section import patch_probe_section
 from components.sections.similarity_section import similarity_section
 from components.sections.space_explorer import space_explorer
@@ -54,6 +55,7 @@ similarity_section(space, image_labels, captions, pairs_n, source)
 
 st.subheader("2. The space, flattened")
 projection_figure = space_explorer(space, items, captions)
+modality_gap_section(space, pairs_n, source)
 export_embeddings(space.image_embeds, image_labels, space.text_embeds, captions, "clip-space_embeddings",
                   key="clip_embeddings_export", figure=projection_figure, pack=inputs.pack, model=source.label)
 

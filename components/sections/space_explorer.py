@@ -12,7 +12,7 @@ from components.service import clip_source
 from components.widgets.export import chart_config
 from core.concepts import projections
 from core.concepts.clip_space import ClipSpace, nearest
-from core.concepts.contrastive import centre_each_modality, modality_gap
+from core.concepts.contrastive import centre_each_modality
 from core.concepts.gallery import GalleryItem
 
 POINT_KEY, LAST_PICK_KEY, PLOT_KEY = "clip_point", "_clip_last_pick", "projection"
@@ -60,9 +60,7 @@ def space_explorer(space: ClipSpace, items: list[GalleryItem], captions: list[st
         axis_label="PC" if projection.method == "PCA" else projection.method)
     st.plotly_chart(figure, key=PLOT_KEY, on_select="rerun", selection_mode=("box", "lasso"),
                     config=chart_config("clip-space_projection"))
-    gap = modality_gap(space.image_embeds, space.text_embeds)
-    st.caption(f"Modality gap: the image centroid and the caption centroid are {gap:.2f} apart (unit vectors; 0 "
-               f"means the two clouds share a centre){' — removed by the toggle' if centred else ''}. "
+    st.caption(("The toggle has removed the modality gap (drawn below). " if centred else "") +
                "t-SNE and UMAP keep neighbourhoods, not distances: read only who sits next to whom.")
     st.markdown(f"**Nearest to {kind} {item_index}** (cosine in the full {space.image_embeds.shape[1]}-dimensional "
                 "space, not in the picture):")

@@ -96,3 +96,10 @@ def patch_probe_score(key: str, _source: ClipSource) -> float:
     """How often the text -> patch probe prefers the named object over the other one (chance 0.5)."""
     loaded = _source.load()
     return held_out.patch_probe_grounding(loaded.model, loaded.processor, held_out.test_seeds(PROBE_SCENES))
+
+
+@st.cache_data(show_spinner="Zero-shot on held-out shapes scenes, with and without centring…", max_entries=8)
+def zero_shot_centring(key: str, _source: ClipSource) -> tuple[float, float, int]:
+    """(accuracy, accuracy with each modality centred, scenes) on the held-out one-object scenes."""
+    loaded = _source.load()
+    return held_out.clip_zero_shot_centring(loaded.model, loaded.processor, held_out.test_seeds(PROBE_SCENES))

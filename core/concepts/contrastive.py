@@ -45,3 +45,17 @@ def modality_gap(image_embeds: np.ndarray, text_embeds: np.ndarray) -> float:
 def centre_each_modality(image_embeds: np.ndarray, text_embeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Subtract each modality's own centroid: what is left is where items sit relative to their own kind."""
     return image_embeds - image_embeds.mean(axis=0), text_embeds - text_embeds.mean(axis=0)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def matched_accuracy(image_embeds: np.ndarray, text_embeds: np.ndarray, labels: np.ndarray,
+                     centred: bool = False) -> float:
+    """Share of images whose nearest text (cosine) is their own: text labels[i] for image i. centred: each modality's
+    centroid subtracted first (over the images and texts given), then back to unit length, the gap closed."""
+    if centred:
+        image_embeds, text_embeds = centre_each_modality(image_embeds, text_embeds)
+    nearest = (_unit(image_embeds) @ _unit(text_embeds).T).argmax(axis=1)
+    return float((nearest == np.asarray(labels)).mean())

@@ -11,6 +11,7 @@ from typing import Iterable
 import numpy as np
 import torch
 
+from core.concepts.contrastive import matched_accuracy
 from core.shapes import shapes_world
 
 VALIDATION_SEED = 900_000_000
@@ -32,6 +33,22 @@ def clip_zero_shot(model, processor, seeds: Iterable[int]) -> float:
     logits = model(**inputs).logits_per_image  # (images, classes)
     predicted = [classes[i][0] for i in logits.argmax(dim=1).tolist()]
     return sum(p == s.objects[0].name for p, s in zip(predicted, scenes)) / len(scenes)
+
+
+@torch.inference_mode()
+def clip_zero_shot_centring(model, processor, seeds: Iterable[int]) -> tuple[float, float, int]:
+    """clip_zero_shot without and with each modality's centroid removed (the images' over these scenes, the
+    prompts' over the 18 class prompts): (accuracy, centred accuracy, scenes)."""
+    scenes = [shapes_world.make_scene(s, n_objects=1) for s in seeds]
+    classes = shapes_world.class_prompts()
+    inputs = processor(images=[s.image for s in scenes], text=[p for _, p in classes], return_tensors="pt",
+                       padding=True)
+    out = model(**inputs)
+    names = [name for name, _ in classes]
+    labels = np.array([names.index(s.objects[0].name) for s in scenes])
+    image_embeds, text_embeds = out.image_embeds.float().numpy(), out.text_embeds.float().numpy()
+    return (matched_accuracy(image_embeds, text_embeds, labels), matched_accuracy(image_embeds, text_embeds, labels,
+                                                                                  centred=True), len(scenes))
 
 
 

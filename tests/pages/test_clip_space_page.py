@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import numpy as np
 import pytest
@@ -184,7 +185,7 @@ def test_infonce_follows_temperature_and_centring_moves_the_points(clip_page):
     assert not at.exception
     moved = projection_points(figure_titled(at, "of image and caption embeddings"))
     assert not np.allclose(projection, moved)
-    assert any("removed by the toggle" in c.value for c in at.caption)
+    assert any("The toggle has removed the modality gap" in c.value for c in at.caption)
 
 
 def test_zero_shot_bars_follow_classes_and_templates(clip_page):
@@ -263,3 +264,22 @@ def test_gallery_uploads_join_the_space_and_a_bad_one_only_costs_its_own_message
     assert heatmap_z(figure_titled(at, "Cosine similarity")).shape[0] == n_images + 1
     assert any(e.value.startswith("broken.png: ") for e in at.error)
     assert "upload: blue.png" in figure_titled(at, "Cosine similarity")["data"][0]["y"][-1]
+
+
+def test_the_modality_gap_is_drawn_with_both_centroids_and_measured_with_and_without_centring(clip_page):
+    gap_figure = figure_titled(clip_page, "The modality gap")
+    images, captions, image_centroid, caption_centroid = (
+        np.stack([decode(t["x"]), decode(t["y"])], axis=1) for t in gap_figure["data"][:4])
+    assert np.allclose(image_centroid[0], images.mean(axis=0)) and np.allclose(caption_centroid[0],
+                                                                               captions.mean(axis=0))
+    arrow = gap_figure["layout"]["annotations"][0]
+    assert np.allclose([arrow["ax"], arrow["ay"]], image_centroid[0]) and np.allclose([arrow["x"], arrow["y"]],
+                                                                                      caption_centroid[0])
+    assert re.fullmatch(r"gap [01]\.\d\d", gap_figure["layout"]["annotations"][1]["text"])  # unit vectors: under 2
+    gallery_metric = next(m for m in clip_page.metric if "its own caption" in m.label)
+    assert gallery_metric.value.endswith("%") and "with the gap closed" in gallery_metric.delta
+    clip = bundled("clip")
+    acc, centred, n = held_out.clip_zero_shot_centring(clip.model, clip.processor, held_out.test_seeds(n := 100))
+    assert np.isclose(acc, held_out.clip_zero_shot(clip.model, clip.processor, held_out.test_seeds(n)))
+    zero_shot = next(m for m in clip_page.metric if "held-out scenes" in m.label)
+    assert zero_shot.value == f"{acc:.0%}" and f"centred: {centred:.0%}" in zero_shot.delta

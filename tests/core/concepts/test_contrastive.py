@@ -36,3 +36,20 @@ def test_modality_gap_and_centring():
     assert np.isclose(contrastive.modality_gap(images, texts), 1.0)
     ci, ct = contrastive.centre_each_modality(images, texts)
     assert np.allclose(ci, ct) and np.isclose(contrastive.modality_gap(ci, ct), 0.0)
+
+
+def test_matched_accuracy_counts_own_nearest_and_centring_can_fix_a_shared_offset():
+    from core.concepts.contrastive import matched_accuracy
+
+    images = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])  # both share a large offset on axis 2
+    texts = np.array([[1.0, 0.0, -1.0], [0.0, 1.0, -1.0]])  # the captions share the opposite offset
+    assert matched_accuracy(images, texts, np.array([0, 1])) == 1.0
+    crossed = np.array([[0.2, 0.0, 1.0], [0.0, 0.2, 1.0]])
+    swapped = np.array([[0.0, 1.0, -1.0], [1.0, 0.0, -1.0]])  # caption 0 is now image 1's
+    assert matched_accuracy(crossed, swapped, np.array([0, 1])) == 0.0
+    assert matched_accuracy(crossed, swapped, np.array([1, 0])) == 1.0
+    # each modality has its own offset on axis 2; around its centroid each image sits where its caption sits
+    imgs = np.array([[1.0, 0.0, 5.0], [0.0, 1.0, 5.0], [-1.0, -1.0, 5.0]])
+    txts = np.array([[0.0, 1.0, -5.0], [1.0, 0.0, -5.0], [-1.0, -1.0, -5.0]])  # text 0 is image 1's, text 1 image 0's
+    assert matched_accuracy(imgs, txts, np.array([1, 0, 2]), centred=True) == 1.0
+    assert matched_accuracy(imgs, txts, np.array([0, 1, 2]), centred=True) == pytest.approx(1 / 3)
