@@ -1,6 +1,7 @@
 import streamlit as st
 
 from components.sections.caption_view import caption_view
+from components.sections.explanations_section import explanations_section
 from components.sections.explorer_section import explorer_section
 from components.sections.grounding_section import grounding_section
 from components.sections.lesson import lesson_intro
@@ -75,3 +76,4 @@ deep_link.publish(layer=layer, head=head, token=token, patch=patch,
 qkv_section(inputs.pack, image_png, question, n_layers, layer, head, token)
 grounding_section(inputs.pack)
 masking_section(inputs.pack, image_png, question, result.tokens, result.patches.n_patches, layer, head, token)
+explanations_section(inputs.pack, image_png, inputs.image_name, result, layer, head, token)
