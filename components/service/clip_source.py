@@ -19,6 +19,7 @@ import numpy as np
 import streamlit as st
 
 from components.service import models
+from components.service.forward_slots import queued
 from core.concepts import clip_space, projections, zero_shot
 from core.inputs import images
 from core.shapes import held_out
@@ -62,6 +63,7 @@ def live_source() -> ClipSource | None:
 
 
 @st.cache_data(show_spinner="Embedding images and captions…", max_entries=64)
+@queued
 def embed(key: str, named_images: tuple[tuple[str, bytes], ...], texts: tuple[str, ...],
           _source: ClipSource) -> clip_space.ClipSpace:
     loaded = _source.load()
@@ -80,6 +82,7 @@ def project(points: np.ndarray, method: str, dims: int) -> projections.Projectio
 
 
 @st.cache_data(show_spinner="Classifying with prompts…", max_entries=64)
+@queued
 def classify(key: str, image_embed: np.ndarray, class_names: tuple[str, ...], templates: tuple[str, ...],
              _source: ClipSource) -> zero_shot.ZeroShot:
     """image_embed: the image's row of the cached ClipSpace, so only the text tower runs for the prompts."""
@@ -92,6 +95,7 @@ PROBE_SCENES = 100
 
 
 @st.cache_data(show_spinner="Scoring the probe on held-out shapes scenes…", max_entries=8)
+@queued
 def patch_probe_score(key: str, _source: ClipSource) -> float:
     """How often the text -> patch probe prefers the named object over the other one (chance 0.5)."""
     loaded = _source.load()
@@ -99,6 +103,7 @@ def patch_probe_score(key: str, _source: ClipSource) -> float:
 
 
 @st.cache_data(show_spinner="Zero-shot on held-out shapes scenes, with and without centring…", max_entries=8)
+@queued
 def zero_shot_centring(key: str, _source: ClipSource) -> tuple[float, float, int]:
     """(accuracy, accuracy with each modality centred, scenes) on the held-out one-object scenes."""
     loaded = _source.load()

@@ -11,6 +11,7 @@ import streamlit as st
 from PIL import Image
 
 from components.service import models
+from components.service.forward_slots import forwards
 from components.service.models import _image, _on_serving_pack
 from core.analysis import deletion, relevancy
 from core.attention.patch_grid import PatchGrid
@@ -20,9 +21,10 @@ from core.inputs import images
 @_on_serving_pack("vqa")
 @st.cache_data(show_spinner="Explaining the answer four ways (one forward and one backward pass)…", max_entries=16)
 def explanations(pack: str, image_png: bytes, question: str) -> relevancy.Explanations:
-    loaded = models.model(pack, "vqa")
-    answer = models.ask(pack, image_png, question).answer
-    return relevancy.explain(loaded.model, loaded.processor, _image(image_png), question, answer)
+    answer = models.ask(pack, image_png, question).answer  # cached inputs first, then the turn (models.ask)
+    with forwards().turn():
+        loaded = models.model(pack, "vqa")
+        return relevancy.explain(loaded.model, loaded.processor, _image(image_png), question, answer)
 
 
 def object_coverage(image_name: str, question: str, patches: PatchGrid) -> np.ndarray | None:
@@ -41,9 +43,10 @@ def object_coverage(image_name: str, question: str, patches: PatchGrid) -> np.nd
 @st.cache_data(show_spinner="Hiding patches in each method's order and asking again…", max_entries=16)
 def faithfulness_curves(pack: str, image_png: bytes, question: str, image_name: str, layer, head,
                         token: int) -> deletion.Faithfulness:
-    loaded = models.model(pack, "vqa")
     asked = models.ask(pack, image_png, question)
     maps = explanations(pack, image_png, question).maps(layer, head)
     scores = {method: values[token] for method, values in maps.items()}
-    return deletion.curves(loaded.model, loaded.processor, asked.patches, question, asked.answer, scores,
-                           object_coverage(image_name, question, asked.patches))
+    with forwards().turn():
+        loaded = models.model(pack, "vqa")
+        return deletion.curves(loaded.model, loaded.processor, asked.patches, question, asked.answer, scores,
+                               object_coverage(image_name, question, asked.patches))

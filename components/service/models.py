@@ -5,6 +5,10 @@ budget of weight bytes ($MMA_MODEL_BUDGET_MB, default 1600) so a free Community 
 full-size models at once; loaded lazily, on a page's first use.
 Results: `st.cache_data` keyed by pack + image bytes + text, so a widget that only changes the view (layer, head,
 token) reruns the page script but never the model.
+Forwards: a cache miss takes a turn in the process's forward queue (components/service/forward_slots.py) before it
+runs a model, and the page shows its place in the line while it waits. Rule: a turn is never held while calling
+another cached function (that call may wait on a cache lock held by a thread that is waiting for a turn): take
+cached inputs first, then the turn (`ask`, `masking_test`).
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from functools import lru_cache
 import numpy as np
 import streamlit as st
 
+from components.service.forward_slots import forwards, position_shown, queued
 from core.analysis import faithfulness, grounding
 from core.attention import qkv_math, select
 from core.attention.patch_grid import PatchGrid
@@ -98,7 +103,8 @@ def _on_serving_pack(*roles: str, role_argument: bool = False):
         @functools.wraps(cached)
         def call(pack: str, *args, **kwargs):
             needed = (kwargs.get("role", args[1] if len(args) > 1 else "clip"),) if role_argument else roles
-            return cached(serving_pack(pack, *needed), *args, **kwargs)
+            with position_shown():  # "2 questions ahead of yours" while this call's forward waits for its turn
+                return cached(serving_pack(pack, *needed), *args, **kwargs)
         if hasattr(cached, "clear"):  # st.cache_* functions: tests and the benchmark empty them
             call.clear = cached.clear
         return call
@@ -146,11 +152,13 @@ def _read_only(result):
 # cost a layer or head change ~30 ms on the early-fusion page.
 @_on_serving_pack(role_argument=True)
 @st.cache_resource(show_spinner="Running the vision tower…", max_entries=16)
+@queued
 def patch_view(pack: str, image_png: bytes, role: str = "clip") -> patching.PatchView:
     loaded = model(pack, role)
     return _read_only(patching.patch_view(loaded.model, loaded.processor, _image(image_png)))
 
 
+@queued
 def _photo_view(pack: str, image_png: bytes, side: int) -> patching.PatchView:
     loaded = model(pack, "vision")
     view = _read_only(patching.photo_patch_view(loaded.model, loaded.processor, _image(image_png), side))
@@ -192,6 +200,7 @@ def vision_view(pack: str, image_png: bytes, role: str, side: int = 224) -> patc
 
 
 @st.cache_resource(show_spinner="Listening: transcribing, then reading the cross-attention…", max_entries=2)
+@queued
 def _heard(pack: str, wav: bytes, role: str) -> tuple[listening.Listening, listening_math_.DecoderReading]:
     """One model pass per clip for the whole page: the transcript, its cross-attention and word times, and the
     decoder reading the math panel recomputes from (listening_math.listen_and_read: the transcription's own last
@@ -234,24 +243,27 @@ def live_weights(pack: str, role: str) -> str:
 @_on_serving_pack("vqa")
 @st.cache_data(show_spinner="Asking the question…", max_entries=64)
 def ask(pack: str, image_png: bytes, question: str) -> cross_attention.CrossAttentionResult:
-    loaded = model(pack, "vqa")
     encoding = _question_encoding(pack, image_png, question)  # the math panel's forward: the answer reuses it
-    return cross_attention.ask(loaded.model, loaded.processor, _image(image_png), question,
-                               encoded=encoding)
+    with forwards().turn():  # after the cached call above: a turn is never held while waiting on a cache's lock
+        loaded = model(pack, "vqa")
+        return cross_attention.ask(loaded.model, loaded.processor, _image(image_png), question, encoded=encoding)
 
 
 @_on_serving_pack("vqa")
 @st.cache_data(show_spinner="Hiding patches and asking again…", max_entries=64)
 def masking_test(pack: str, image_png: bytes, question: str, layer, head, token: int,
                  k: int) -> faithfulness.MaskingResult:
-    loaded = model(pack, "vqa")
-    result = ask(pack, image_png, question)
+    result = ask(pack, image_png, question)  # cached: before taking a turn (see ask)
     row = select(result.token_patch_matrix, layer, head)[token]  # (N,)
-    return faithfulness.masking_test(loaded.model, loaded.processor, result.patches, question, result.answer, row, k)
+    with forwards().turn():
+        loaded = model(pack, "vqa")
+        return faithfulness.masking_test(loaded.model, loaded.processor, result.patches, question, result.answer,
+                                         row, k)
 
 
 @_on_serving_pack("clip", "vqa", "fusion")
 @st.cache_data(show_spinner="Running CLIP, BLIP and ViLT on the same input…", max_entries=16)
+@queued
 def fusion_designs_compare(pack: str, image_png: bytes, text: str) -> list[fusion_designs.DesignCost]:
     image = _image(image_png)  # one model at a time, so the memory budget may evict the one before
     return [fusion_designs.late_fusion(model(pack, "clip"), image, text),
@@ -261,12 +273,14 @@ def fusion_designs_compare(pack: str, image_png: bytes, text: str) -> list[fusio
 
 @_on_serving_pack("caption")
 @st.cache_data(show_spinner="Writing a caption…", max_entries=64)
+@queued
 def caption(pack: str, image_png: bytes) -> captioning.CaptionResult:
     loaded = model(pack, "caption")
     return captioning.caption(loaded.model, loaded.processor, _image(image_png))
 
 
 @st.cache_data(show_spinner="Running the question encoder…", max_entries=64)
+@queued
 def _question_encoding(pack: str, image_png: bytes, question: str) -> qkv_math.QuestionEncoding:
     loaded = model(pack, "vqa")
     return qkv_math.encode(loaded.model, loaded.processor, _image(image_png), question)
@@ -282,6 +296,7 @@ def cross_attention_math(pack: str, image_png: bytes, question: str, layer: int,
 
 @_on_serving_pack("vqa")
 @st.cache_data(show_spinner="Measuring grounding on 100 held-out scenes…", max_entries=2)
+@queued
 def grounding_table(pack: str) -> grounding.GroundingTable:
     loaded = model(pack, "vqa")
     return grounding.grounding_table(loaded.model, loaded.processor, held_out.test_seeds(100))
@@ -289,6 +304,7 @@ def grounding_table(pack: str) -> grounding.GroundingTable:
 
 @_on_serving_pack("fusion")
 @st.cache_resource(show_spinner="Running the joint stream…", max_entries=16)  # shared, read-only: see patch_view
+@queued
 def fuse(pack: str, image_png: bytes, question: str) -> early_fusion.FusionResult:
     loaded = model(pack, "fusion")
     return _read_only(early_fusion.fuse(loaded.model, loaded.processor, _image(image_png), question))
