@@ -15,6 +15,8 @@ DIAGRAM = """
 | **early fusion** | text tokens + image patches → **one sequence** → one transformer: every token attends to every token | ViLT |
 """
 
+FAMILY_NAMES = {"CLIPModel": "CLIP", "BlipForQuestionAnswering": "BLIP", "ViltForQuestionAnswering": "ViLT"}
+
 
 def _growth_chart(costs: list[DesignCost]) -> go.Figure:
     """Joint attention vs separate towers as the image grows, for this input's text length T: every design is
@@ -33,12 +35,17 @@ def _growth_chart(costs: list[DesignCost]) -> go.Figure:
 
 def fusion_designs_view(costs: list[DesignCost], key: str) -> None:
     st.markdown(DIAGRAM)
-    st.dataframe([dict(design=c.design, model=c.model, text_tokens=c.text_tokens, image_tokens=c.image_tokens,
-                       attention=c.attention_shapes, attention_entries=c.attention_entries,
-                       GFLOPs=round(c.gflops, 4), latency_ms=round(c.latency_ms, 1)) for c in costs],
-                 key=f"{key}_table")
+    for column, c in zip(st.columns(len(costs)), costs):  # the three answers side by side
+        name = FAMILY_NAMES.get(c.model, c.model)
+        column.metric(f"{c.design}: {name}" + (" (scores the match, no answer)" if c.design == "late fusion" else ""),
+                      c.answer, f"{c.gflops:.2f} GFLOP · {c.latency_ms:.0f} ms", delta_color="off")
+    st.dataframe([{"design": c.design, "model": c.model, "answer": c.answer, "text tokens": c.text_tokens,
+                   "image tokens": c.image_tokens, "query-key pairs": c.attention_entries,
+                   "GFLOP": round(c.gflops, 3), "latency (ms)": round(c.latency_ms, 1)} for c in costs],
+                 key=f"{key}_table", hide_index=True, use_container_width=True)
     st.caption("Measured once on this image and text: FLOPs by torch's FLOP counter, latency the best of 3 forwards "
-               "on this server (each model's fusing forward only, no answer generation).")
+               "on this server (each model's fusing forward only, no answer generation). The attention each one "
+               "builds: " + "; ".join(f"**{c.design}** {c.attention_shapes}" for c in costs) + ".")
     st.plotly_chart(_growth_chart(costs), key=f"{key}_growth")
     st.caption("Every design is quadratic in the sequences it attends over. Early fusion also scores every "
                "text-image pair (2·T·N more than separate towers): up to twice the cost when the modalities are "

@@ -30,6 +30,7 @@ class DesignCost:
     attention_entries: int  # query-key pairs scored in one forward, all layers and heads
     gflops: float  # measured by torch's FLOP counter for one forward
     latency_ms: float  # best of `repeats` forwards
+    answer: str  # what the model says to this image and text, in words (CLIP scores a match, it does not answer)
 
 
 def _measure(forward, repeats: int) -> tuple[float, float]:
@@ -58,12 +59,15 @@ def late_fusion(clip, image: Image.Image, text: str, repeats: int = 3) -> Design
     n = _image_tokens(models.clip, clip.model, inputs.pixel_values)
     t = inputs.input_ids.shape[1]
     gflops, ms = _measure(lambda: clip.model(**inputs), repeats)
+    with torch.inference_mode():
+        out = clip.model(**inputs)
+    cosine = float(out.image_embeds[0] @ out.text_embeds[0])  # both unit length
     return DesignCost(
         "late fusion", type(clip.model).__name__, t, n,
         f"{vc.num_hidden_layers}x{vc.num_attention_heads} of {n}x{n} (image) + "
         f"{tc.num_hidden_layers}x{tc.num_attention_heads} of {t}x{t} (text); they meet only in one dot product",
         vc.num_hidden_layers * vc.num_attention_heads * n * n + tc.num_hidden_layers * tc.num_attention_heads * t * t,
-        gflops, ms)
+        gflops, ms, f"cosine {cosine:.2f}")  # CLIP scores how well the text matches; it has no answer to give
 
 
 def cross_attention_fusion(vqa, image: Image.Image, text: str, repeats: int = 3) -> DesignCost:
@@ -73,13 +77,17 @@ def cross_attention_fusion(vqa, image: Image.Image, text: str, repeats: int = 3)
     n = _image_tokens(models.blip, vqa.model, inputs.pixel_values)
     t = inputs.input_ids.shape[1]
     gflops, ms = _measure(lambda: models.blip.encode_inputs(vqa.model, vqa.processor, inputs), repeats)
+    with torch.inference_mode():
+        encoding = models.blip.encode_inputs(vqa.model, vqa.processor, inputs)
+        generated = models.blip.answer(vqa.model, encoding.question_embeds, max_new_tokens=10)
+    answer = vqa.processor.tokenizer.decode(generated.new_ids, skip_special_tokens=True).strip()
     return DesignCost(
         "cross-attention", type(vqa.model).__name__, t, n,
         f"{vc.num_hidden_layers}x{vc.num_attention_heads} of {n}x{n} (image) + "
         f"{tc.num_hidden_layers}x{tc.num_attention_heads} of {t}x{t} (text) + {t}x{n} (text -> image)",
         vc.num_hidden_layers * vc.num_attention_heads * n * n
         + tc.num_hidden_layers * tc.num_attention_heads * (t * t + t * n),
-        gflops, ms)
+        gflops, ms, answer or "(empty)")
 
 
 def early_fusion(fusion, image: Image.Image, text: str, repeats: int = 3) -> DesignCost:
@@ -90,10 +98,14 @@ def early_fusion(fusion, image: Image.Image, text: str, repeats: int = 3) -> Des
     t = inputs.input_ids.shape[1]
     s = t + n
     gflops, ms = _measure(lambda: fusion.model(**inputs), repeats)
+    with torch.inference_mode():
+        logits = fusion.model(**inputs).logits[0]
+    best = int(logits.argmax())
     return DesignCost(
         "early fusion", type(fusion.model).__name__, t, n,
         f"{c.num_hidden_layers}x{c.num_attention_heads} of {s}x{s} (one joint sequence)",
-        c.num_hidden_layers * c.num_attention_heads * s * s, gflops, ms)
+        c.num_hidden_layers * c.num_attention_heads * s * s, gflops, ms,
+        f"{c.id2label[best]} ({float(torch.sigmoid(logits[best])):.0%})")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,11 @@ def test_three_designs_are_measured_on_the_same_input():
     late, cross, early = costs
     assert [c.design for c in costs] == ["late fusion", "cross-attention", "early fusion"]
     assert all(c.gflops > 0 and c.latency_ms > 0 for c in costs)
+    from core.concepts import cross_attention
+
+    vqa = bundled("vqa")
+    assert cross.answer == cross_attention.ask(vqa.model, vqa.processor, image, text).answer
+    assert late.answer.startswith("cosine ") and "%" in early.answer
     assert late.image_tokens == cross.image_tokens == early.image_tokens == 65  # 64 patches + CLS in each
     s = early.text_tokens + early.image_tokens
     assert early.attention_entries == 4 * 4 * s * s  # 4 layers x 4 heads of the joint S x S matrix
