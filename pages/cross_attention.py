@@ -1,5 +1,6 @@
 import streamlit as st
 
+from components.sections.answer_section import answer_section
 from components.sections.caption_view import caption_view
 from components.sections.explanations_section import explanations_section
 from components.sections.explorer_section import explorer_section
@@ -19,7 +20,6 @@ from components.widgets.presets import preset_buttons
 from core.attention import HEAD_MAX, HEAD_MEAN, LAYER_MEAN, select
 from core.classroom.page_table import page
 from core.concepts.cross_attention import naming_token
-from core.inputs.text_limits import escape_markdown
 
 PAGE = page("cross-attention")
 st.title("Cross-attention: the question looks at the image")
@@ -50,8 +50,8 @@ if predict_toggle(PAGE.keys):
                    select(result.token_patch_matrix, n_layers - 1, HEAD_MEAN)[word],
                    (inputs.pack, inputs.image_name, question))
 
-st.subheader(f"Answer: {result.answer or '(empty)'}")
-st.caption(f"Question: “{escape_markdown(result.question)}” · answer probability {result.answer_probability:.1%}")
+answer_section(result.answer or "(empty)", result.answer_probability, image_png, inputs.pack, select(
+    result.token_patch_matrix, n_layers - 1, HEAD_MEAN), tokens=result.tokens, question=result.question)
 
 layer, head = layer_head_selectors(n_layers, n_heads, key=PAGE.keys, allow_layer_mean=True)
 matrix = select(result.token_patch_matrix, layer, head)  # (T, N)

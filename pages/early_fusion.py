@@ -2,6 +2,7 @@ import numpy as np
 import streamlit as st
 
 from components.figures.mass_chart import mass_chart
+from components.sections.answer_section import answer_section
 from components.sections.explorer_section import explorer_for
 from components.sections.fusion_designs_view import fusion_designs_view
 from components.sections.fusion_readers import fusion_readers
@@ -36,7 +37,8 @@ if predict_toggle(PAGE.keys):
                     (inputs.pack, inputs.image_name, question))
 
 answer, score = result.top_answers[0]
-st.subheader(f"Answer: {answer}")
+answer_section(answer, score, image_png, inputs.pack, select(result.text_to_patch_maps().weights, n_layers - 1,
+                                                              HEAD_MEAN), tokens=result.tokens[:result.n_text])
 st.caption(" · ".join(f"{a} {s:.2f}" for a, s in result.top_answers) + " (sigmoid scores, top 5)")
 
 stream_section(result)
