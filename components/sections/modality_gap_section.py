@@ -8,6 +8,7 @@ import streamlit as st
 from components.figures.gap_figure import modality_gap_figure
 from components.service import clip_source
 from components.widgets.export import chart_config
+from core.analysis.intervals import share_with_interval
 from core.concepts.clip_space import ClipSpace
 from core.concepts.contrastive import matched_accuracy, modality_gap
 
@@ -33,6 +34,9 @@ def modality_gap_section(space: ClipSpace, pairs_n: int, source: clip_source.Cli
         if source.key != "hub":  # the shapes world's models: 100 held-out scenes cost well under a second
             acc, acc_centred, n = clip_source.zero_shot_centring(source.key, source)
             st.metric(f"Zero-shot on {n} held-out scenes (18 classes)", f"{acc:.0%}",
-                      f"{acc_centred - acc:+.0%} with the gap closed (centred: {acc_centred:.0%})", delta_color="off")
+                      f"{acc_centred - acc:+.0%} with the gap closed (centred: {acc_centred:.0%})", delta_color="off",
+                      help="The 95% Wilson interval below is what n scenes allow; a change inside it may be noise.")
+            st.caption(f"Held-out zero-shot {share_with_interval(acc, n)}; centred "
+                       f"{share_with_interval(acc_centred, n)} (95% Wilson intervals).")
         st.caption("Closing the gap: subtract each modality's centroid, renormalise, then match. Measured, not "
                    "assumed: it can help, do nothing or hurt.")

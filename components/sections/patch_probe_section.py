@@ -6,6 +6,7 @@ import streamlit as st
 from components.figures.patch_overlay import patch_overlay
 from components.service import clip_source
 from components.widgets.export import chart_config
+from core.analysis.intervals import share_with_interval
 from core.concepts.clip_space import ClipSpace, patch_text_similarity_in
 
 
@@ -30,4 +31,5 @@ def patch_probe_section(space: ClipSpace, captions: list[str], source: clip_sour
         share = clip_source.patch_probe_score(source.key, source)
         st.caption(f"Measured now with {source.label} on {clip_source.PROBE_SCENES} held-out two-object scenes: the "
                    "named object's patches are closer to its name (e.g. 'a red circle') than the other object's in "
-                   f"{share:.0%} of them (chance 50%).")
+                   f"{share_with_interval(share, clip_source.PROBE_SCENES)} of them (chance 50%; the bracket is the "
+                   "95% Wilson interval that this many scenes allow).")

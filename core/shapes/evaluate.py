@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from core.analysis import faithfulness, grounding
+from core.analysis.intervals import interval, range_with_interval, share_with_interval
 from core.attention import Reduce
 from core.concepts import patching
 from core.shapes import shapes_world
@@ -82,7 +83,8 @@ def main() -> None:
     for role in registry.ROLES:
         loaded = registry.load("bundled", role)
         score = SCORERS[role](loaded.model, loaded.processor, seeds)
-        print(f"{DESCRIPTIONS[role]:70s} {score:6.1%}  ({args.scenes} held-out scenes)")
+        print(f"{DESCRIPTIONS[role]:70s} {score:6.1%}  ({args.scenes} held-out scenes, 95% interval "
+              f"{range_with_interval(score, args.scenes)})")
     clip = registry.load("bundled", "clip")
     area, cls, rolled = cls_object_focus(clip.model, clip.processor, range(TEST_SEED, TEST_SEED + 200))
     print(f"\nCLIP vision tower, 200 scenes: objects cover {area:.1%} of the image; they get {cls:.1%} of the last "
@@ -90,16 +92,19 @@ def main() -> None:
           f"({rolled / area:.1f}x)")
     probe = patch_probe_grounding(clip.model, clip.processor, range(TEST_SEED, TEST_SEED + 200))
     print(f"CLIP text -> patch probe, 200 two-object scenes: the named object's patches are closer to 'a <colour> "
-          f"<shape>' than the other object's in {probe:.0%} (chance 50%; CLIP never trained its patch tokens)")
+          f"<shape>' than the other object's in {share_with_interval(probe, 200)} (chance 50%; CLIP never trained its "
+          "patch tokens)")
     vqa = registry.load("bundled", "vqa")
     print_grounding(vqa, range(TEST_SEED, TEST_SEED + min(args.scenes, 500)))
     fusion = registry.load("bundled", "fusion")
     table = grounding.fusion_grounding_table(fusion.model, fusion.processor,
                                              range(TEST_SEED, TEST_SEED + min(args.scenes, 200)))
-    for name, shares in (("text->image", table.text_to_image), ("image->text", table.image_to_text)):
+    for name, shares in (("text->image", table.text_to_image), ("image->text", table.image_to_text),
+                         ("text->image, the question's other words (baseline for text->image)", table.other_tokens)):
         print(f"\nViLT grounding, {name}, shape word vs the named and the other object, {table.scenes} scenes "
               f"(chance {table.chance:.0%})")
         _print_shares(shares)
+    print(_interval_line(table.text_to_image, table.scenes))
     for k in (2, 4, 8):
         top, random, n = faithfulness.masking_summary(vqa.model, vqa.processor, range(TEST_SEED, TEST_SEED + 100), k)
         print(f"masking {k} patches ({n} scenes): answer probability drops by {top:.3f} when the naming word's "
@@ -125,10 +130,22 @@ def cls_object_focus(clip_model, processor, seeds) -> tuple[float, float, float]
 def print_grounding(vqa, seeds) -> None:
     table = grounding.grounding_table(vqa.model, vqa.processor, seeds)
     for name, shares in (("naming word", table.naming_word), ("question token most on the objects",
-                                                              table.most_object_token)):
+                                                              table.most_object_token),
+                         ("the question's other words, averaged (the baseline to beat)", table.other_tokens)):
         print(f"\nBLIP VQA grounding, {name}: share of {table.scenes} two-object scenes where the named object's "
               f"patches get more cross-attention than the other object's (chance {table.chance:.0%})")
         _print_shares(shares)
+    print(f"layer 0, head mean: naming word {share_with_interval(table.naming_word[0, -1], table.scenes)} vs "
+          f"other words {share_with_interval(table.other_tokens[0, -1], table.scenes)}")
+    print(_interval_line(table.naming_word, table.scenes))
+
+
+def _interval_line(shares, n: int) -> str:
+    """How uncertain one cell of a table of shares of n scenes is, at the table's best cell."""
+    best = float(shares.max())
+    low, high = interval(best, n)
+    return (f"every cell is a share of n={n} scenes: a cell of {best:.0%} means {low:.0%}-{high:.0%} "
+            f"(95% Wilson interval, about +-{(high - low) / 2 * 100:.0f} points)")
 
 
 def _print_shares(shares) -> None:

@@ -14,6 +14,7 @@ from PIL import Image
 from components.sections import live_training
 from components.service import clip_source
 from components.widgets import export as export_component
+from core.analysis import intervals
 from core.classroom import export as core_export
 from core.classroom import presets
 from core.concepts import clip_space, gallery
@@ -155,7 +156,8 @@ def test_text_to_patch_similarity_is_a_grid_that_follows_the_caption(clip_page):
     clip = bundled("clip")
     share = held_out.patch_probe_grounding(clip.model, clip.processor,
                                            held_out.test_seeds(clip_source.PROBE_SCENES))
-    assert any(f"other object's in {share:.0%} of them" in c.value for c in at.caption)
+    with_interval = intervals.share_with_interval(share, clip_source.PROBE_SCENES)  # "73% (64-81%, n=100)"
+    assert any(f"other object's in {with_interval} of them" in c.value for c in at.caption)
 
 
 def test_live_training_button_trains_and_the_page_can_use_the_result(clip_page, monkeypatch):
@@ -283,3 +285,5 @@ def test_the_modality_gap_is_drawn_with_both_centroids_and_measured_with_and_wit
     assert np.isclose(acc, held_out.clip_zero_shot(clip.model, clip.processor, held_out.test_seeds(n)))
     zero_shot = next(m for m in clip_page.metric if "held-out scenes" in m.label)
     assert zero_shot.value == f"{acc:.0%}" and f"centred: {centred:.0%}" in zero_shot.delta
+    assert any(f"Held-out zero-shot {intervals.share_with_interval(acc, n)}; centred "
+               f"{intervals.share_with_interval(centred, n)}" in c.value for c in clip_page.caption)

@@ -215,10 +215,20 @@ def test_the_grounding_table_appears_on_demand_with_its_best_cell():
     assert not at.dataframe
     at.toggle(key="cross_grounding").set_value(True).run()
     assert not at.exception
-    assert len(at.dataframe) == 2
+    assert len(at.dataframe) == 3  # naming word, most-on-objects token, other words (the baseline)
     frame = at.dataframe[0].value
     assert list(frame.columns)[-1] == "head mean" and frame.shape == (2, 5)
     assert ((frame.to_numpy() >= 0) & (frame.to_numpy() <= 1)).all()
+    from core.analysis import grounding, intervals
+    from core.shapes import held_out
+    vqa = bundled("vqa")
+    table = grounding.grounding_table(vqa.model, vqa.processor, held_out.test_seeds(100))
+    assert np.allclose(at.dataframe[2].value.to_numpy(), table.other_tokens)
+    assert np.allclose(frame.to_numpy(), table.naming_word)
+    caption = next(c.value for c in at.caption if c.value.startswith("Chance 50%"))
+    assert f"other words ground the named object in {table.other_tokens[0, -1]:.0%}" in caption
+    best = table.naming_word.max()
+    assert f"with n=100 a cell of {best:.0%} means {intervals.range_with_interval(best, 100)}" in caption
 
 
 def test_caption_mode_shows_the_caption_and_the_step_slider_moves_the_heatmap():
@@ -299,7 +309,13 @@ def test_the_three_designs_table_and_audio_illustration_follow_the_input():
     assert not at.exception
     table = at.dataframe[-1].value
     assert list(table["design"]) == ["late fusion", "cross-attention", "early fusion"]
-    assert (table["image_tokens"] == 65).all()
+    assert (table["image tokens"] == 65).all() and "GFLOP" in table.columns and "latency (ms)" in table.columns
+    answers = [m for m in at.metric if m.label.split(":")[0] in ("late fusion", "cross-attention", "early fusion")]
+    assert [m.value for m in answers] == list(table["answer"]) and len(answers) == 3
+    from components.service import models
+
+    fused = models.fuse("bundled", images.sample_png("shapes: two objects"), at.text_area(key="text").value)
+    assert answers[2].value.startswith(fused.answer)  # ViLT's answer here is the page's own
     before = [m.value for m in at.markdown]
     at.slider(key="designs_audio").set_value(10.0).run()
     assert any("**500 audio**" in m.value for m in at.markdown) and [m.value for m in at.markdown] != before
