@@ -3,6 +3,7 @@ answer never waits. The turn is held by the test itself (events, no sleeps)."""
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 from streamlit.testing.v1 import AppTest
 
@@ -31,16 +32,17 @@ def test_a_waiting_question_shows_its_place_and_the_notice_goes_with_the_answer(
 
     monkeypatch.setattr(forward_slots, "waiting_words", recording_words)
     queue = forward_slots.forwards()
-    holding, release = threading.Event(), threading.Event()
+    with another_students_forward(queue):
+        at, asking = _wait_in_line_then_answer(queue, shown)
+    asking.join(WAIT_S)  # the turn is free again: the waiting question runs
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.subheader[0].value.startswith("Answer: ")
+    assert not [i for i in at.info if "ahead of yours" in i.value]  # the notice is gone with the answer
 
-    def another_students_forward():
-        with queue.turn():
-            holding.set()
-            release.wait(WAIT_S)
 
-    other = threading.Thread(target=another_students_forward, daemon=True)
-    other.start()
-    assert holding.wait(WAIT_S)
+def _wait_in_line_then_answer(queue, shown: list[int]) -> tuple[AppTest, threading.Thread]:
+    """A new question (a cache miss) runs in its own thread and waits for a turn: returns once the page has said
+    how many are ahead of it."""
     at = AppTest.from_function(_asking_script, default_timeout=WAIT_S)
     at.query_params["q"] = "what color is the circle, waiting in line?"  # a new question: a cache miss
     asking = threading.Thread(target=at.run, daemon=True)
@@ -52,12 +54,7 @@ def test_a_waiting_question_shows_its_place_and_the_notice_goes_with_the_answer(
         pause.wait(0.05)
     assert shown and shown[0] == 1  # one forward (the other student's) ahead of it
     assert queue.waiting == 1
-    release.set()
-    asking.join(WAIT_S)
-    other.join(WAIT_S)
-    assert not at.exception, [e.value for e in at.exception]
-    assert at.subheader[0].value.startswith("Answer: ")
-    assert not [i for i in at.info if "ahead of yours" in i.value]  # the notice is gone with the answer
+    return at, asking
 
 
 def test_a_cached_answer_does_not_wait_for_a_busy_queue():
@@ -65,21 +62,28 @@ def test_a_cached_answer_does_not_wait_for_a_busy_queue():
     first = AppTest.from_function(_asking_script, default_timeout=WAIT_S)
     first.query_params["q"] = "which shape is green, asked twice?"
     first.run()  # computed once, now cached
+    with another_students_forward(queue):
+        again = AppTest.from_function(_asking_script, default_timeout=WAIT_S)
+        again.query_params["q"] = "which shape is green, asked twice?"
+        again.run()  # would block until the turn is free if a cache hit took one
+        assert not again.exception and again.subheader[0].value == first.subheader[0].value
+
+
+@contextmanager
+def another_students_forward(queue):
+    """Another session's forward holds the turn for the body's duration."""
     holding, release = threading.Event(), threading.Event()
 
-    def busy():
+    def hold():
         with queue.turn():
             holding.set()
             release.wait(WAIT_S)
 
-    other = threading.Thread(target=busy, daemon=True)
+    other = threading.Thread(target=hold, daemon=True)
     other.start()
     assert holding.wait(WAIT_S)
     try:
-        again = AppTest.from_function(_asking_script, default_timeout=WAIT_S)
-        again.query_params["q"] = "which shape is green, asked twice?"
-        again.run()  # would block until release if a cache hit took a turn
-        assert not again.exception and again.subheader[0].value == first.subheader[0].value
+        yield
     finally:
         release.set()
         other.join(WAIT_S)
