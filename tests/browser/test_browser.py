@@ -46,12 +46,14 @@ def _free_port() -> int:
 
 def start_streamlit(env: dict[str, str], within_s: float = 90) -> tuple[subprocess.Popen, str]:
     """`streamlit run app.py` on a free 127.0.0.1 port with this environment; returns once its health check
-    answers (asked directly: a proxy the environment names is never used for the test's own requests)."""
+    answers (asked directly: a proxy the environment names is never used for the test's own requests). Its output
+    goes to a temporary file, never to a pipe nobody reads: a full pipe blocks the server on its next log line."""
     port = _free_port()
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port",
-         str(port), "--server.headless", "true"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT)
+         str(port), "--server.headless", "true"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc.log = log
     url = f"http://127.0.0.1:{port}"
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     deadline = time.time() + within_s
@@ -63,15 +65,27 @@ def start_streamlit(env: dict[str, str], within_s: float = 90) -> tuple[subproce
         except OSError:
             time.sleep(0.5)
     proc.kill()
-    pytest.fail(f"streamlit did not start within {within_s:.0f} s:\n" + proc.stdout.read().decode(errors="replace"))
+    log.seek(0)
+    pytest.fail(f"streamlit did not start within {within_s:.0f} s:\n" + log.read().decode(errors="replace"))
+
+
+def stop_streamlit(proc: subprocess.Popen) -> None:
+    """Ask the server to stop and wait for it; on a machine busy with other jobs its shutdown may take a while, so
+    it gets a minute, then is killed (cleanup, not a test of how fast it stops)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)
+    proc.log.close()
 
 
 @pytest.fixture(scope="module")
 def server():
     proc, url = start_streamlit(dict(os.environ, MMA_PACK="bundled", HF_HUB_OFFLINE="1"))
     yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop_streamlit(proc)
 
 
 @pytest.fixture(scope="module")

@@ -234,8 +234,7 @@ def test_a_real_browser_walks_every_page_of_the_cached_hub_pack_with_the_network
                             full_page=True)
         context.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        browser_helpers.stop_streamlit(proc)
     print("\nreal browser, cached hub pack, network gone: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()))
     assert len(silent_proxy.connections) <= 1, silent_proxy.requests
     assert {urlsplit(u).hostname for u in requests if urlsplit(u).scheme in ("http", "https", "ws", "wss")} == {
