@@ -190,9 +190,12 @@ def test_every_request_goes_to_the_app_itself(server, browser):
 
 def test_changing_the_layer_changes_the_heatmap(server, browser):
     page = open_page(browser, server, "Patching", height=4000)
-    page.locator(".js-plotly-plot").nth(4).wait_for(timeout=60_000)
     cls_plot = ("Array.from(document.querySelectorAll('.js-plotly-plot'))"
-                ".find(p => p.layout.title.text.includes('CLS -&gt; patch') || p.layout.title.text.includes('CLS -> patch'))")
+                ".find(p => (((p.layout || {}).title || {}).text || '').includes('CLS -&gt; patch')"
+                " || (((p.layout || {}).title || {}).text || '').includes('CLS -> patch'))")
+    # wait for the CLS map itself, painted: five other charts can be on the page before it
+    page.wait_for_function(f"() => {{ const p = {cls_plot}; return !!(p && p.data && p.data[1]); }}",
+                           timeout=120_000)
 
     def heat() -> list:
         return page.evaluate(f"() => {cls_plot}.data[1].z")
@@ -213,7 +216,7 @@ def test_changing_the_layer_changes_the_heatmap(server, browser):
 def test_changing_the_head_changes_the_token_patch_matrix(server, browser):
     page = open_page(browser, server, "Cross-attention", height=2200)
     matrix_plot = ("Array.from(document.querySelectorAll('.js-plotly-plot'))"
-                   ".find(p => (p.layout.title.text || '').includes('Token x patch cross-attention'))")
+                   ".find(p => (((p.layout || {}).title || {}).text || '').includes('Token x patch cross-attention'))")
     page.wait_for_function(f"() => !!{matrix_plot}", timeout=60_000)
 
     def matrix() -> str:
