@@ -23,6 +23,12 @@ dropped at the end with blip.IMAGE_TOKENS):
   (11) R_tt += Abar_cross R_it is zero here: image tokens never attend to the text in BLIP (R_it = 0).
   R_ii is left as the identity: the vision tower's own self-attention relevancy is not propagated (its forward runs
   without gradient), so Rbar_ii = I. The map of token t is row t of R_ti.
+
+The same rules serve every text stack whose layers are self-attention then cross-attention to another modality's
+tokens: BLIP's caption decoder (core/analysis/relevancy_caption.py) and Whisper's decoder over the audio frames
+(relevancy_listening.py) call `text_rollout`, `chefer_relevancy` and `attention_gradients` as they are. A single
+stream with no cross-attention (ViLT, relevancy_fusion.py) has only Chefer's self-attention rule:
+`joint_relevancy`, R = I, then R += Abar_l R for every layer l (eq. 6 with the image tokens inside the stream).
 """
 from __future__ import annotations
 
@@ -81,6 +87,29 @@ def chefer_relevancy(self_attentions: np.ndarray, self_gradients: np.ndarray, cr
     return r_ti
 
 
+def joint_relevancy(attentions: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    """Chefer's rule for a single self-attention stream: (L, H, S, S) attentions and their gradients -> (S, S)
+    R = I, then R += Abar_l R layer by layer (Abar_l = head_cam, eq. 5). Row t: how relevant each input token is to
+    output token t, for the target the gradients were taken of."""
+    relevancy = np.eye(attentions.shape[-1])
+    for attention, gradient in zip(attentions, gradients):
+        relevancy = relevancy + head_cam(attention, gradient) @ relevancy  # (S, S) @ (S, S)
+    return relevancy
+
+
+def attention_gradients(target: torch.Tensor, self_maps, cross_maps=()) -> tuple[np.ndarray, ...]:
+    """torch.autograd.grad of the scalar `target` w.r.t. per-layer (1, H, Q, K) attention maps (kept in the graph
+    by an eager forward) -> (self attentions, their gradients[, cross attentions, their gradients]), each
+    (L, H, Q, K) float32 for one batch item. Nothing accumulates in the (shared) model's .grad."""
+    maps = [*self_maps, *cross_maps]
+    gradients = torch.autograd.grad(target, maps, allow_unused=True)
+    as_array = lambda tensors: torch.stack([t[0].detach() for t in tensors]).numpy()  # noqa: E731 - (L, H, Q, K)
+    gradients = [torch.zeros_like(m) if g is None else g for m, g in zip(maps, gradients)]
+    n_self = len(self_maps)
+    out = (as_array(maps[:n_self]), as_array(gradients[:n_self]))
+    return out if not cross_maps else (*out, as_array(maps[n_self:]), as_array(gradients[n_self:]))
+
+
 def text_rollout(self_attentions: np.ndarray, cross_attentions: np.ndarray) -> np.ndarray:
     """(L, H, T, T) self- and (L, H, T, K) cross-attention -> (T, K): R = 1/L sum_l P_l Abar_cross_l (module doc)."""
     n_layers, n_tokens = self_attentions.shape[0], self_attentions.shape[-1]
@@ -98,7 +127,9 @@ class Explanations:
     """Everything the four methods need, from one forward and one backward pass.
 
     answer: the answer explained; probability: P(answer | image, question), teacher-forced (as
-    faithfulness.answer_probability). tokens: (T,) question tokens.
+    faithfulness.answer_probability). tokens: (T,) question tokens. The caption and listening adapters fill the same
+    fields for one written token: answer = that token, probability = P(token | input, tokens before it), tokens =
+    the written tokens, N = image patches or audio frames.
     cross_attentions, cross_gradients: (L, H, T, N) cross-attention on the patches (CLS key dropped) and
     d log P(answer) / d A. rollout, chefer: (T, N).
     """
@@ -148,12 +179,8 @@ def explain(vqa_model, processor, image: Image.Image, question: str, answer: str
                                         encoder_hidden_states=encoded.last_hidden_state).logits  # (1, 1 + A, V)
         log_probs = torch.log_softmax(logits[0, :-1], dim=-1)  # position a predicts token a + 1
         target = log_probs[torch.arange(len(ids)), torch.tensor(ids)].sum()
-        maps = [*encoded.attentions, *encoded.cross_attentions]  # each (1, H, T, T) or (1, H, T, 1 + N)
-        gradients = torch.autograd.grad(target, maps)
-    n_layers = len(encoded.attentions)
-    as_array = lambda tensors: torch.stack([t[0].detach() for t in tensors]).numpy()  # noqa: E731 - (L, H, Q, K)
-    self_a, cross_a = as_array(maps[:n_layers]), as_array(maps[n_layers:])
-    self_g, cross_g = as_array(gradients[:n_layers]), as_array(gradients[n_layers:])
+        # each (1, H, T, T) and (1, H, T, 1 + N) -> (L, H, T, T), (L, H, T, 1 + N) with their gradients
+        self_a, self_g, cross_a, cross_g = attention_gradients(target, encoded.attentions, encoded.cross_attentions)
     patches = blip.IMAGE_TOKENS.patches
     return Explanations(
         answer=answer,
