@@ -1,5 +1,6 @@
 import streamlit as st
 
+from components.sections.cost_readout import cost_readout
 from components.sections.infonce_section import infonce_section
 from components.sections.lesson import lesson_intro
 from components.sections.live_training import live_training_panel
@@ -43,6 +44,7 @@ if not captions:
     st.stop()
 named_images = tuple((item.name, item.png) for item in items)
 space = clip_source.embed(source.key, named_images, tuple(captions), source)
+cost_readout(space.cost)
 pairs_n = min(len(items), len(captions))
 image_labels = [item.name for item in items]
 deep_link.apply_view(PAGE.name)  # a link's or preset's predict mode (the page has no layer, head or token)

@@ -1,7 +1,9 @@
 import streamlit as st
 
 from components.sections.answer_section import answer_section
+from components.sections.caption_explanations import caption_explanations_section
 from components.sections.caption_view import caption_view
+from components.sections.cost_readout import cost_readout
 from components.sections.explanations_section import explanations_section
 from components.sections.explorer_section import explorer_section
 from components.sections.grounding_section import grounding_section
@@ -33,6 +35,8 @@ if mode == CAPTION:
     st.markdown("BLIP's captioning decoder writes one word at a time; at every step its cross-attention reads the "
                 "patches again.")
     caption_view(models.caption(inputs.pack, image_png))
+    cost_readout(models.caption(inputs.pack, image_png).cost)
+    caption_explanations_section(inputs.pack, image_png)
     st.stop()
 
 question = require_text(inputs)
@@ -52,6 +56,7 @@ if predict_toggle(PAGE.keys):
 
 answer_section(result.answer or "(empty)", result.answer_probability, image_png, inputs.pack, select(
     result.token_patch_matrix, n_layers - 1, HEAD_MEAN), tokens=result.tokens, question=result.question)
+cost_readout(result.cost)
 
 layer, head = layer_head_selectors(n_layers, n_heads, key=PAGE.keys, allow_layer_mean=True)
 matrix = select(result.token_patch_matrix, layer, head)  # (T, N)

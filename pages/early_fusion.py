@@ -3,8 +3,10 @@ import streamlit as st
 
 from components.figures.mass_chart import mass_chart
 from components.sections.answer_section import answer_section
+from components.sections.cost_readout import cost_readout
 from components.sections.explorer_section import explorer_for
 from components.sections.fusion_designs_view import fusion_designs_view
+from components.sections.fusion_explanations import fusion_explanations_section
 from components.sections.fusion_readers import fusion_readers
 from components.sections.joint_attention_section import joint_attention_section
 from components.sections.lesson import formulas_at, lesson_intro
@@ -40,6 +42,7 @@ answer, score = result.top_answers[0]
 answer_section(answer, score, image_png, inputs.pack, select(result.text_to_patch_maps().weights, n_layers - 1,
                                                               HEAD_MEAN), tokens=result.tokens[:result.n_text])
 st.caption(" · ".join(f"{a} {s:.2f}" for a, s in result.top_answers) + " (sigmoid scores, top 5)")
+cost_readout(result.cost)
 
 stream_section(result)
 
@@ -61,6 +64,7 @@ def joint_attention_view() -> None:
                "image->text: the share of an image token's attention that goes to text tokens. Dots are single heads.")
 
     text_token = fusion_readers(result, matrix_stream, PAGE)
+    fusion_explanations_section(inputs.pack, image_png, question, layer, head, text_token)
     deep_link.publish(layer=layer, head=head, token=text_token, patch=st.session_state.get(PAGE.key("patch")),
                       predict=True if st.session_state.get(PAGE.key("predict")) else None)
 

@@ -1,7 +1,9 @@
 import streamlit as st
 
+from components.sections.cost_readout import cost_readout
 from components.sections.explorer_section import explorer_for
 from components.sections.lesson import formulas_at, lesson_intro
+from components.sections.listening_explanations import listening_explanations_section
 from components.sections.listening_math_section import listening_math_section
 from components.sections.spectrogram_section import spectrogram_section
 from components.sections.transcript_section import transcript_section
@@ -34,6 +36,7 @@ if linked:  # the page picks words, a link carries a token; a link's layer or he
         st.session_state[PAGE.key("which")] = ONE
 
 word = transcript_section(heard, sound, PAGE.keys)
+cost_readout(heard.cost)
 if not heard.tokens:
     st.stop()
 
@@ -47,6 +50,7 @@ token = heard.words[word].token_span[0] if heard.words else 0
 spectrogram_section(heard, matrix, "timing-heads" if which == TIMING else f"layer-{layer}_head-{head}", token,
                     PAGE.keys, sound.sample)
 st.caption(f"Timing heads (layer, head): {', '.join(f'({l}, {h})' for l, h in heard.alignment_heads)}.")
+listening_explanations_section(inputs.pack, sound.wav, role, heard, token, layer, head)
 with st.expander("Every layer and head at a glance, in your browser: hover a token, click to pin"):
     explorer_for(heard.token_frame_maps(), key=PAGE.key("explorer"),
                  selected={"layer": n_layers - 1, "head": HEAD_MEAN, "query": token}, title="Token x frame")

@@ -1,5 +1,6 @@
 import streamlit as st
 
+from components.sections.cost_readout import cost_readout
 from components.sections.explorer_section import explorer_for
 from components.sections.lesson import formulas_at, lesson_intro
 from components.sections.object_section import object_section
@@ -28,6 +29,7 @@ image_png = require_image(inputs)
 photo = sample_scene(inputs.image_name) is None
 choice = vision_choice(PAGE, inputs.pack, photo)
 view = models.vision_view(inputs.pack, image_png, choice.role, choice.side)
+cost_readout(view.cost)
 st.sidebar.caption(f"Vision model on this page: {models.live_weights(inputs.pack, choice.role)}")
 n_layers, n_heads = view.attentions.shape[:2]
 deep_link.apply_view(PAGE.name, [LAYER_MEAN, *range(n_layers)], [HEAD_MEAN, HEAD_MAX, *range(n_heads)],

@@ -12,6 +12,7 @@ cached inputs first, then the turn (`ask`, `masking_test`).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import time
@@ -21,7 +22,7 @@ import numpy as np
 import streamlit as st
 
 from components.service.forward_slots import forwards, position_shown, queued
-from core.analysis import faithfulness, grounding
+from core.analysis import cost, faithfulness, grounding
 from core.attention import qkv_math, select
 from core.attention.patch_grid import PatchGrid
 from core.concepts import captioning, cross_attention, early_fusion, fusion_designs, listening, patching
@@ -63,8 +64,10 @@ class HubLoadFailed(RuntimeError):
 
 
 def begin_page_view() -> None:
-    """Called by app.py before each run of a page: its fallback notices start over (one per model per view)."""
+    """Called by app.py before each run of a page: its fallback notices start over (one per model per view), and a
+    result's cost reads "computed now" only if this run computed it (core.analysis.cost.computed_now)."""
     st.session_state[NOTICES] = set()
+    cost.begin_run()
 
 
 def _announce(role: str, why: str) -> None:
@@ -147,6 +150,20 @@ def _read_only(result):
     return result
 
 
+def _costed(result, seconds: float, model_, shapes: tuple, recompute, text_tokens: int, media_tokens: int,
+            media: str = "image tokens", detail: str = ""):
+    """The result with its Cost: `seconds` timed around its forward here, FLOPs and attention weights counted by
+    running `recompute` under the counters the first time these shapes meet this model (core.analysis.cost)."""
+    count = cost.counted(model_, shapes, recompute)
+    return dataclasses.replace(result, cost=cost.measured(text_tokens, media_tokens, media, count, seconds, detail))
+
+
+def _vision_costed(view: patching.PatchView, seconds: float, model_, recompute) -> patching.PatchView:
+    tokens = view.attentions.shape[-1]  # 1 + N: CLS, then the patches
+    return _costed(view, seconds, model_, ("patch view", tokens), recompute, 0, tokens,
+                   detail=f"{view.n_patches} patches + CLS")
+
+
 # Results of tens of MB (ViLT's (12, 12, S, S) attentions: 24 MB at S = 203; CLIP B/16's: 22 MB) are cached with
 # st.cache_resource, same keys, instead of st.cache_data: cache_data unpickles a fresh copy on every rerun, which
 # cost a layer or head change ~30 ms on the early-fusion page.
@@ -154,14 +171,20 @@ def _read_only(result):
 @st.cache_resource(show_spinner="Running the vision tower…", max_entries=16)
 @queued
 def patch_view(pack: str, image_png: bytes, role: str = "clip") -> patching.PatchView:
-    loaded = model(pack, role)
-    return _read_only(patching.patch_view(loaded.model, loaded.processor, _image(image_png)))
+    loaded, image = model(pack, role), _image(image_png)
+
+    def forward():
+        return patching.patch_view(loaded.model, loaded.processor, image)
+    return _read_only(_vision_costed(*cost.timed(forward), loaded.model, forward))
 
 
 @queued
 def _photo_view(pack: str, image_png: bytes, side: int) -> patching.PatchView:
-    loaded = model(pack, "vision")
-    view = _read_only(patching.photo_patch_view(loaded.model, loaded.processor, _image(image_png), side))
+    loaded, image = model(pack, "vision"), _image(image_png)
+
+    def forward():
+        return patching.photo_patch_view(loaded.model, loaded.processor, image, side)
+    view = _read_only(_vision_costed(*cost.timed(forward), loaded.model, forward))
     if side > 224:  # the forward's temporaries: hundreds of MB at 448 px, else kept by the allocator. Not at 224 px
         release_memory()  # (tens of MB), where the trim itself took 180 ms, twice the forward
     return view
@@ -208,8 +231,15 @@ def _heard(pack: str, wav: bytes, role: str) -> tuple[listening.Listening, liste
     tens of MB (its (layers, heads, tokens, 1500) weights)."""
     loaded = model(pack, role)
     sound = audio_in.load_audio(wav, "clip.wav")
-    heard, reading = listening_math_.listen_and_read(loaded.model, loaded.processor, sound.samples,
-                                                     model_label=loaded.spec.label)
+
+    def forward():
+        return listening_math_.listen_and_read(loaded.model, loaded.processor, sound.samples,
+                                               model_label=loaded.spec.label)
+    (heard, reading), seconds = cost.timed(forward)
+    frames = loaded.model.config.max_source_positions  # the encoder reads the whole 30 s window: 1500 frames
+    heard = _costed(heard, seconds, loaded.model, ("listen", len(heard.decoder_ids)), forward,
+                    len(heard.decoder_ids), frames, "audio frames",
+                    detail=f"the 30 s window; the clip fills {heard.frames}")  # text: prompt + transcript + end
     return _read_only(heard), _read_only(reading)
 
 
@@ -243,10 +273,16 @@ def live_weights(pack: str, role: str) -> str:
 @_on_serving_pack("vqa")
 @st.cache_data(show_spinner="Asking the question…", max_entries=64)
 def ask(pack: str, image_png: bytes, question: str) -> cross_attention.CrossAttentionResult:
-    encoding = _question_encoding(pack, image_png, question)  # the math panel's forward: the answer reuses it
+    encoding, encode_s = _question_encoding(pack, image_png, question)  # the math panel's forward: reused here
     with forwards().turn():  # after the cached call above: a turn is never held while waiting on a cache's lock
-        loaded = model(pack, "vqa")
-        return cross_attention.ask(loaded.model, loaded.processor, _image(image_png), question, encoded=encoding)
+        loaded, image = model(pack, "vqa"), _image(image_png)
+        result, answer_s = cost.timed(lambda: cross_attention.ask(loaded.model, loaded.processor, image, question,
+                                                                  encoded=encoding))
+        n_image = result.cross_attentions.shape[-1]  # 1 + N
+        return _costed(result, encode_s + answer_s, loaded.model,
+                       ("ask", len(result.tokens), len(result.answer_tokens), n_image),
+                       lambda: cross_attention.ask(loaded.model, loaded.processor, image, question),
+                       len(result.tokens), n_image, detail=f"{result.patches.n_patches} patches + CLS")
 
 
 @_on_serving_pack("vqa")
@@ -275,23 +311,30 @@ def fusion_designs_compare(pack: str, image_png: bytes, text: str) -> list[fusio
 @st.cache_data(show_spinner="Writing a caption…", max_entries=64)
 @queued
 def caption(pack: str, image_png: bytes) -> captioning.CaptionResult:
-    loaded = model(pack, "caption")
-    return captioning.caption(loaded.model, loaded.processor, _image(image_png))
+    loaded, image = model(pack, "caption"), _image(image_png)
+
+    def forward():
+        return captioning.caption(loaded.model, loaded.processor, image)
+    result, seconds = cost.timed(forward)
+    steps, n_image = result.cross_attentions.shape[-2:]  # the words written, 1 + N
+    return _costed(result, seconds, loaded.model, ("caption", steps, n_image), forward, steps, n_image,
+                   detail=f"{result.patches.n_patches} patches + CLS; text tokens: the words written")
 
 
 @st.cache_data(show_spinner="Running the question encoder…", max_entries=64)
 @queued
-def _question_encoding(pack: str, image_png: bytes, question: str) -> qkv_math.QuestionEncoding:
-    loaded = model(pack, "vqa")
-    return qkv_math.encode(loaded.model, loaded.processor, _image(image_png), question)
+def _question_encoding(pack: str, image_png: bytes, question: str) -> tuple[qkv_math.QuestionEncoding, float]:
+    """The encoding and the seconds its forward took (part of the answer's cost)."""
+    loaded, image = model(pack, "vqa"), _image(image_png)
+    return cost.timed(lambda: qkv_math.encode(loaded.model, loaded.processor, image, question))
 
 
 @_on_serving_pack("vqa")
 def cross_attention_math(pack: str, image_png: bytes, question: str, layer: int, head: int,
                          token: int) -> qkv_math.CrossAttentionMath:
     """One model forward per question (cached); a new layer/head/token only redoes the numpy and one block."""
-    return qkv_math.math_from_encoding(model(pack, "vqa").model, _question_encoding(pack, image_png, question), layer,
-                                       head, token)
+    return qkv_math.math_from_encoding(model(pack, "vqa").model, _question_encoding(pack, image_png, question)[0],
+                                       layer, head, token)
 
 
 @_on_serving_pack("vqa")
@@ -306,5 +349,11 @@ def grounding_table(pack: str) -> grounding.GroundingTable:
 @st.cache_resource(show_spinner="Running the joint stream…", max_entries=16)  # shared, read-only: see patch_view
 @queued
 def fuse(pack: str, image_png: bytes, question: str) -> early_fusion.FusionResult:
-    loaded = model(pack, "fusion")
-    return _read_only(early_fusion.fuse(loaded.model, loaded.processor, _image(image_png), question))
+    loaded, image = model(pack, "fusion"), _image(image_png)
+
+    def forward():
+        return early_fusion.fuse(loaded.model, loaded.processor, image, question)
+    result, seconds = cost.timed(forward)
+    return _read_only(_costed(result, seconds, loaded.model, ("fuse", result.attentions.shape[-1], result.n_text),
+                              forward, result.n_text, result.n_image,
+                              detail=f"{result.n_image - 1} patches + CLS, in one stream with the text"))

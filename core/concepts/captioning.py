@@ -6,12 +6,13 @@ t + 1, so its cross-attention row is where the model looked while writing that w
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from PIL import Image
 
+from core.analysis.cost import Cost
 from core.attention.maps import AttentionMaps
 from core.attention.patch_grid import PatchGrid
 from core.concepts.patching import model_patches
@@ -28,6 +29,7 @@ class CaptionResult:
     words: list[str]
     cross_attentions: np.ndarray
     patches: PatchGrid  # what the vision tower saw, in its rows x cols patches
+    cost: Cost | None = field(default=None, compare=False)  # what computing it cost; set where it ran
 
     @property
     def grid(self) -> tuple[int, int]:

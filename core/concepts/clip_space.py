@@ -7,12 +7,13 @@ image projection too, which CLIP was never trained to make meaningful (the page 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 from PIL import Image
 
+from core.analysis.cost import Cost, counted, measured, timed
 from core.attention.patch_grid import PatchGrid
 from core.concepts.patching import model_patches
 from core.models import clip
@@ -33,6 +34,7 @@ class ClipSpace:
     logit_scale: float
     first_patch_embeds: np.ndarray
     first_patches: PatchGrid
+    cost: Cost | None = field(default=None, compare=False)  # what computing it cost (embed sets it)
 
     @property
     def similarity(self) -> np.ndarray:
@@ -51,10 +53,23 @@ def _unit(x: torch.Tensor) -> torch.Tensor:
 
 @torch.inference_mode()
 def embed(clip_model, processor, images: list[Image.Image], image_names: list[str], texts: list[str]) -> ClipSpace:
-    """One pass of each tower, as CLIPModel.forward does it, keeping the first image's patch tokens too."""
+    """One pass of each tower, as CLIPModel.forward does it, keeping the first image's patch tokens too. The space
+    carries its Cost: this call timed, FLOPs and attention weights counted once per input shapes."""
     if not images or not texts:
         raise ValueError("CLIP space needs at least one image and one caption")
-    inputs = processor(images=images, text=texts, return_tensors="pt", padding=True, truncation=True)
+    inputs, prepare_s = timed(
+        lambda: processor(images=images, text=texts, return_tensors="pt", padding=True, truncation=True))
+    space, forward_s = timed(lambda: _embed(clip_model, processor, inputs, image_names, texts))
+    count = counted(clip_model, ("clip space", *inputs.pixel_values.shape, *inputs.input_ids.shape),
+                    lambda: _embed(clip_model, processor, inputs, image_names, texts))
+    rows, cols = space.first_patches.shape
+    per_image = rows * cols + clip.IMAGE_TOKENS.n_prefix
+    return replace(space, cost=measured(
+        int(inputs.attention_mask.sum()), len(images) * per_image, "image tokens", count, prepare_s + forward_s,
+        detail=f"{len(images)} x ({rows * cols} patches + CLS); {len(texts)} captions"))
+
+
+def _embed(clip_model, processor, inputs, image_names: list[str], texts: list[str]) -> ClipSpace:
     vision = clip.vision(clip_model, inputs.pixel_values)
     image_embeds = _unit(clip.image_embeds(clip_model, vision))  # (I, D): pooled CLS, post-LayerNorm
     patches = _unit(clip.patch_embeds(clip_model, vision, 0))  # (N, D): the first image's patch tokens

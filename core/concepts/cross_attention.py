@@ -7,12 +7,13 @@ question. `ask` returns the answer and every layer's token x patch cross-attenti
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from PIL import Image
 
+from core.analysis.cost import Cost
 from core.attention.maps import AttentionMaps
 from core.attention.patch_grid import PatchGrid
 from core.concepts.patching import model_patches
@@ -37,6 +38,7 @@ class CrossAttentionResult:
     patches: PatchGrid
     answer_tokens: list[str]  # (A,) the generated answer tokens, [SEP] included when generated
     answer_question_attention: np.ndarray  # (decoder layers, heads, A, T): where the answer decoder looked
+    cost: Cost | None = field(default=None, compare=False)  # what computing it cost; set where it ran
 
     @property
     def grid(self) -> tuple[int, int]:

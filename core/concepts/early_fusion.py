@@ -6,13 +6,14 @@ reading order; core.models.vilt.forward keeps the map (token -> (row, col)), and
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 import torch
 from PIL import Image
 
+from core.analysis.cost import Cost
 from core.attention.maps import AttentionMaps
 from core.attention.patch_grid import PatchGrid
 from core.concepts.patching import model_image
@@ -81,6 +82,7 @@ class FusionResult:
     patch_positions: np.ndarray
     patches: PatchGrid  # the padded image ViLT saw, in its rows x cols patches
     top_answers: list[tuple[str, float]]
+    cost: Cost | None = field(default=None, compare=False)  # what computing it cost; set where it ran
 
     @property
     def grid(self) -> tuple[int, int]:

@@ -10,10 +10,11 @@ processor are passed in (loaded once by the caller), never loaded here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.analysis.cost import Cost
 from core.attention.maps import AttentionMaps
 from core.models import whisper
 from core.models.whisper import FRAME_SECONDS, MEL_PER_FRAME, SAMPLE_RATE, Word
@@ -47,6 +48,7 @@ class Listening:
     frame_seconds: float
     duration: float
     decoder_ids: list[int]
+    cost: Cost | None = field(default=None, compare=False)  # what computing it cost; set where it ran
 
     def word_of(self, token: int) -> int:
         """The index of the word that text token `token` spells part of (0 when there are no words)."""

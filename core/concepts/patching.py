@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.analysis.cost import Cost
 from core.attention import select
 from core.attention.maps import AttentionMaps
 from core.attention.patch_grid import PatchGrid
@@ -34,6 +35,7 @@ class PatchView:
     patch_vectors: np.ndarray  # (n_patches, d): each patch after the linear projection, before positions
     position_embeddings: np.ndarray  # (n_patches, d): the learned position of each patch (CLS's left out)
     features: np.ndarray | None = None  # (n_patches, d): the last layer's patch outputs (DINOv2 views only)
+    cost: Cost | None = field(default=None, compare=False)  # what computing it cost; set where it ran
     # what the page redraws on every rerun from these arrays, computed once per view (it is shared, read-only)
     _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
