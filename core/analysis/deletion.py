@@ -11,6 +11,8 @@ so the points are few (STEP_FRACTIONS) and all images go through in batches.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +29,7 @@ STEP_FRACTIONS = (0.0, 1 / 16, 1 / 8, 1 / 4, 3 / 8, 1 / 2, 3 / 4, 1.0)  # dense 
 RANDOM_SEEDS = (0, 1, 2)
 RANDOM, OBJECT_MASK = "random", "object mask"
 BATCH = 16  # images per forward: full-size BLIP at 384 px holds ~16 x 577 tokens comfortably
+THREADS = 1  # held-out summaries of the tiny models: 5 scenes took ~1 s on one thread, 19 s on two with the cores busy
 
 
 @dataclass
@@ -60,6 +63,19 @@ class Faithfulness:
 
     def curve(self, label: str) -> Curve:
         return next(c for c in self.curves if c.label == label)
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run torch on n intra-op threads inside the block, then restore the count (None: leave it as it is). The
+    held-out summaries run thousands of tiny forwards, where threads cost more in waiting than they save."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def area(x: np.ndarray, y: np.ndarray) -> float:
@@ -110,6 +126,15 @@ def curves(vqa_model, processor, patches: PatchGrid, question: str, answer: str,
     """scores: label -> (N,) one map's patch scores (the chosen token's row). object_coverage: (N,) the named
     object's coverage of each patch (PatchGrid.coverage), for the oracle curve; None for a photo. Forwards:
     2 + 2 * (K - 2) per order (K points; the empty and full ends are shared)."""
+    return curves_from(lambda pictures: answer_probabilities(vqa_model, processor, pictures, question, answer),
+                       answer, patches, scores, object_coverage, fractions, random_seeds)
+
+
+def curves_from(probabilities: Callable[[list[np.ndarray]], np.ndarray], answer: str, patches: PatchGrid,
+                scores: dict[str, np.ndarray], object_coverage: np.ndarray | None = None, fractions=STEP_FRACTIONS,
+                random_seeds=RANDOM_SEEDS) -> Faithfulness:
+    """curves for any model: probabilities maps a list of (H, W, 3) uint8 pictures to (B,) P(answer) (BLIP's
+    answer_probabilities, or ViLT's sigmoid score in core.analysis.faithfulness_table)."""
     n = patches.n_patches
     counts = step_counts(n, fractions)
     rng = np.random.default_rng(0)
@@ -119,7 +144,7 @@ def curves(vqa_model, processor, patches: PatchGrid, question: str, answer: str,
         orders.append((OBJECT_MASK, np.lexsort((rng.random(n), -np.asarray(object_coverage)))))
     ends = [patches.image, patches.hidden(list(range(n)))]
     pictures = ends + [p for _, ranked in orders for p in _pictures(patches, ranked, counts)]
-    p = answer_probabilities(vqa_model, processor, pictures, question, answer)
+    p = np.asarray(probabilities(pictures))
     p_original, p_all_hidden, inner = p[0], p[1], len(counts) - 2
     per_order = p[2:].reshape(len(orders), 2, inner)  # (orders, deletion | insertion, K - 2)
     made: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}

@@ -31,6 +31,7 @@ def test_hiding_the_attended_patches_hurts_more_than_hiding_random_ones():
     from core.shapes import evaluate
 
     vqa = bundled("vqa")
-    top, random, n = faithfulness.masking_summary(vqa.model, vqa.processor,
-                                                  range(evaluate.TEST_SEED, evaluate.TEST_SEED + 20), k=4)
-    assert n == 20 and top > random + 0.05
+    summary = faithfulness.masking_summary(vqa.model, vqa.processor,
+                                           range(evaluate.TEST_SEED, evaluate.TEST_SEED + 20), k=4)
+    assert summary.scenes == 20
+    assert summary.drop("top_attended").mean > summary.drop("random").mean + 0.05
