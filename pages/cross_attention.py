@@ -11,6 +11,7 @@ from components.sections.lesson import lesson_intro
 from components.sections.masking_section import masking_section
 from components.sections.patch_readers import patch_readers
 from components.sections.qkv_section import qkv_section
+from components.sections.robustness_section import robustness_section
 from components.sections.step_through import step_through
 from components.sections.token_patch_section import token_patch_section
 from components.service import models
@@ -80,5 +81,6 @@ deep_link.publish(layer=layer, head=head, token=token, patch=patch,
 
 qkv_section(inputs.pack, image_png, question, n_layers, layer, head, token)
 grounding_section(inputs.pack)
+robustness_section(inputs.pack, PAGE.name)
 masking_section(inputs.pack, image_png, question, result.tokens, result.patches.n_patches, layer, head, token)
 explanations_section(inputs.pack, image_png, inputs.image_name, result, layer, head, token)

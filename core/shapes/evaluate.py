@@ -8,63 +8,28 @@ training never draws (core/shapes/train.py takes seeds below VALIDATION_SEED; th
 from __future__ import annotations
 
 import argparse
-from typing import Iterable
 
 import numpy as np
-import torch
 
 from core.analysis import faithfulness, grounding
 from core.analysis.intervals import interval, range_with_interval, share_with_interval
 from core.attention import Reduce
 from core.concepts import patching
 from core.shapes import shapes_world
-from core.shapes.held_out import TEST_SEED, clip_zero_shot, patch_probe_grounding  # noqa: F401 (scorers listed here)
+from core.shapes.held_out import (  # noqa: F401 (scorers listed here)
+    PHRASED,
+    SCORERS,
+    TEST_SEED,
+    caption_exact_match,
+    clip_zero_shot,
+    fusion_accuracy,
+    other_phrasing_seeds,
+    patch_probe_grounding,
+    shift_row,
+    vqa_accuracy,
+)
 
-
-def _two_object_questions(seeds: Iterable[int]) -> tuple[list, list[str], list[str]]:
-    """Two-object scenes, each asked 'what color is the {shape}?' about one of its objects (seed picks which)."""
-    images, asked, answers = [], [], []
-    for seed in seeds:
-        scene = shapes_world.make_scene(seed, n_objects=2)
-        target = scene.objects[seed % 2]
-        images.append(scene.image)
-        asked.append(f"what color is the {target.shape}?")
-        answers.append(target.color)
-    return images, asked, answers
-
-
-@torch.inference_mode()
-def vqa_accuracy(model, processor, seeds: Iterable[int]) -> float:
-    images, asked, answers = _two_object_questions(seeds)
-    inputs = processor(images=images, text=asked, return_tensors="pt", padding=True)
-    generated = model.generate(**inputs, max_new_tokens=4)
-    predicted = [t.strip() for t in processor.batch_decode(generated, skip_special_tokens=True)]
-    return sum(p == a for p, a in zip(predicted, answers)) / len(answers)
-
-
-@torch.inference_mode()
-def caption_exact_match(model, processor, seeds: Iterable[int]) -> float:
-    """Generated caption tokens equal the template caption's tokens, for scenes of 1-3 objects."""
-    scenes = [shapes_world.make_scene(s) for s in seeds]
-    inputs = processor(images=[s.image for s in scenes], return_tensors="pt")
-    generated = model.generate(pixel_values=inputs.pixel_values, max_new_tokens=24)
-    tokenizer = processor.tokenizer
-    hits = 0
-    for ids, scene in zip(generated.tolist(), scenes):
-        words = [t for t in tokenizer.convert_ids_to_tokens(ids) if t not in tokenizer.all_special_tokens]
-        hits += words == tokenizer.tokenize(shapes_world.caption(scene))
-    return hits / len(scenes)
-
-
-@torch.inference_mode()
-def fusion_accuracy(model, processor, seeds: Iterable[int]) -> float:
-    images, asked, answers = _two_object_questions(seeds)
-    inputs = processor(images=images, text=asked, return_tensors="pt", padding=True)
-    predicted = [model.config.id2label[i] for i in model(**inputs).logits.argmax(dim=1).tolist()]
-    return sum(p == a for p, a in zip(predicted, answers)) / len(answers)
-
-
-SCORERS = {"clip": clip_zero_shot, "vqa": vqa_accuracy, "caption": caption_exact_match, "fusion": fusion_accuracy}
+SHORT_NAMES = {"clip": "CLIP", "vqa": "BLIP VQA", "caption": "BLIP caption", "fusion": "ViLT"}
 DESCRIPTIONS = {
     "clip": "CLIP zero-shot accuracy, one-object scenes, 18 colour x shape classes",
     "vqa": "BLIP VQA accuracy, two-object scenes, 'what color is the <shape>?'",
@@ -78,6 +43,10 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description="Held-out accuracy of the bundled pack.")
     parser.add_argument("--scenes", type=int, default=1000)
+    parser.add_argument("--shift-scenes", type=int, default=300,
+                        help="held-out scenes per background (and per phrasing) for the shift table")
+    parser.add_argument("--faithfulness-scenes", type=int, default=300,
+                        help="held-out scenes for the explanation methods' faithfulness table and the masking controls")
     args = parser.parse_args()
     seeds = range(TEST_SEED, TEST_SEED + args.scenes)
     for role in registry.ROLES:
@@ -85,6 +54,7 @@ def main() -> None:
         score = SCORERS[role](loaded.model, loaded.processor, seeds)
         print(f"{DESCRIPTIONS[role]:70s} {score:6.1%}  ({args.scenes} held-out scenes, 95% interval "
               f"{range_with_interval(score, args.scenes)})")
+    print_shift_table(range(TEST_SEED, TEST_SEED + args.shift_scenes))
     clip = registry.load("bundled", "clip")
     area, cls, rolled = cls_object_focus(clip.model, clip.processor, range(TEST_SEED, TEST_SEED + 200))
     print(f"\nCLIP vision tower, 200 scenes: objects cover {area:.1%} of the image; they get {cls:.1%} of the last "
@@ -105,10 +75,38 @@ def main() -> None:
               f"(chance {table.chance:.0%})")
         _print_shares(shares)
     print(_interval_line(table.text_to_image, table.scenes))
-    for k in (2, 4, 8):
-        top, random, n = faithfulness.masking_summary(vqa.model, vqa.processor, range(TEST_SEED, TEST_SEED + 100), k)
-        print(f"masking {k} patches ({n} scenes): answer probability drops by {top:.3f} when the naming word's "
-              f"most-attended patches are hidden, {random:.3f} for random patches")
+    print_masking(vqa, range(TEST_SEED, TEST_SEED + args.faithfulness_scenes))
+    print_faithfulness(range(TEST_SEED, TEST_SEED + args.faithfulness_scenes))
+
+
+def shift_table(seeds) -> dict[str, dict[str, float]]:
+    """{role: held_out.shift_row(...)} for every bundled role."""
+    from core.models import registry
+
+    table = {}
+    for role in registry.ROLES:
+        loaded = registry.load("bundled", role)
+        table[role] = shift_row(role, loaded.model, loaded.processor, seeds)
+    return table
+
+
+def print_shift_table(seeds) -> None:
+    n = len(seeds)
+    table = shift_table(seeds)
+    columns = list(shapes_world.BACKGROUNDS) + [PHRASED]
+    print(f"\nShift table: held-out accuracy per background, {n} scenes a cell (95% Wilson interval); 'other "
+          "phrasings': grey scenes asked 'what is the colour of the <shape>?' and the other four phrasings")
+    print(f"{'model':13s}" + "".join(f"{c:>19s}" for c in columns))
+    for role, row in table.items():
+        cells = []
+        for column in columns:
+            if column not in row:
+                cells.append(f"{'-':>19s}")
+                continue
+            cell_n = n if column != PHRASED else len(other_phrasing_seeds(seeds))
+            low, high = interval(row[column], cell_n)
+            cells.append(f"{row[column]:>7.1%} ({low:.0%}-{high:.0%})")
+        print(f"{SHORT_NAMES[role]:13s}" + "".join(f"{c:>19s}" for c in cells))
 
 
 def cls_object_focus(clip_model, processor, seeds) -> tuple[float, float, float]:
@@ -125,6 +123,31 @@ def cls_object_focus(clip_model, processor, seeds) -> tuple[float, float, float]
         cls.append((cls_row * cover).sum() / cls_row.sum())
         rolled.append((flow * cover).sum() / flow.sum())
     return float(np.mean(area)), float(np.mean(cls)), float(np.mean(rolled))
+
+
+def print_masking(vqa, seeds, ks=(2, 4, 8)) -> None:
+    """The masking test and its controls: mean drop in P(answer) with its 95% t-interval and n, per k."""
+    for k in ks:
+        summary = faithfulness.masking_summary(vqa.model, vqa.processor, seeds, k)
+        print(f"\nBLIP VQA masking {k} patches, {summary.scenes} two-object scenes: mean drop in P(answer) "
+              "(95% t-interval, n)")
+        for control in faithfulness.CONTROLS:
+            print(f"  {faithfulness.CONTROL_WORDS[control]:45s} {summary.drop(control)}")
+        print(f"  scenes where the top-attended patches hurt more than random ones: "
+              f"{summary.share_larger('top_attended', 'random')}; the named object's more than the other object's: "
+              f"{summary.share_larger('named_object', 'other_object')}")
+
+
+def print_faithfulness(seeds) -> None:
+    """Which explanation method is most faithful, per model (core/analysis/faithfulness_table.py)."""
+    from core.analysis import faithfulness_table
+    from core.models import registry
+
+    for role in faithfulness_table.MODELS:
+        loaded = registry.load("bundled", role)
+        table = faithfulness_table.faithfulness_table(role, loaded.model, loaded.processor, seeds)
+        print()
+        print("\n".join(faithfulness_table.table_lines(table)))
 
 
 def print_grounding(vqa, seeds) -> None:

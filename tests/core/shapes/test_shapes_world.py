@@ -32,8 +32,51 @@ def test_caption_names_objects_left_to_right():
     scene = shapes_world.make_scene(7, n_objects=3)
     xs = [o.box[0] for o in scene.objects]
     assert xs == sorted(xs)
-    expected = f"a {scene.objects[0].name}, a {scene.objects[1].name} and a {scene.objects[2].name}"
-    assert shapes_world.caption(scene) == expected
+    a = [("an " if o.color == "orange" else "a ") + o.name for o in scene.objects]
+    assert shapes_world.caption(scene) == f"{a[0]}, {a[1]} and {a[2]}"
+
+
+def test_an_orange_object_gets_an():
+    seed = next(s for s in range(200) if any(o.color == "orange" for o in shapes_world.make_scene(s).objects))
+    scene = shapes_world.make_scene(seed)
+    assert "an orange " in shapes_world.caption(scene) and "a orange" not in shapes_world.caption(scene)
+    assert ("orange circle", "an orange circle") in shapes_world.class_prompts()
+
+
+@pytest.mark.parametrize("background", shapes_world.BACKGROUNDS)
+def test_a_background_changes_the_canvas_only(background):
+    grey, other = shapes_world.make_scene(11), shapes_world.make_scene(11, background=background)
+    assert [(o.name, o.box) for o in grey.objects] == [(o.name, o.box) for o in other.objects]
+    assert all(np.array_equal(a.mask, b.mask) for a, b in zip(grey.objects, other.objects))
+    pixels = np.asarray(other.image).astype(int)
+    canvas = ~np.any([o.mask for o in other.objects], axis=0)
+    for o in other.objects:  # every object stays nearer its own colour than the canvas is
+        own = np.abs(pixels[o.mask].mean(axis=0) - shapes_world.COLORS[o.color]).max()
+        assert own <= shapes_world.WorldConfig.jitter + 3
+        assert np.linalg.norm(pixels[canvas].mean(axis=0) - shapes_world.COLORS[o.color]) > 60
+    if background == "noise":
+        assert pixels[canvas].std(axis=0).min() > shapes_world.NOISE_STD / 2
+    elif background != "grey":
+        assert not np.array_equal(np.asarray(grey.image), np.asarray(other.image))
+
+
+def test_training_draws_every_background_deterministically():
+    drawn = [shapes_world.training_background(s) for s in range(2000)]
+    assert drawn == [shapes_world.training_background(s) for s in range(2000)]
+    for name, weight in shapes_world.TRAINING_BACKGROUNDS.items():
+        assert abs(drawn.count(name) / len(drawn) - weight) < 0.04
+    with pytest.raises(ValueError, match="unknown background"):
+        shapes_world.make_scene(1, background="plaid")
+
+
+def test_every_phrasing_asks_the_same_thing():
+    scene = shapes_world.make_scene(3, n_objects=2)
+    canonical = shapes_world.questions(scene)
+    for phrasing in range(len(shapes_world.COLOR_QUESTIONS)):
+        pairs = shapes_world.questions(scene, phrasing=phrasing)
+        assert [a for _, a in pairs] == [a for _, a in canonical]
+    assert ("what is the colour of the " + scene.objects[0].shape + "?", scene.objects[0].color) in \
+        shapes_world.questions(scene, phrasing=4)
 
 
 def test_questions_have_the_ground_truth_answers():
@@ -52,7 +95,7 @@ def test_tokenizer_knows_every_template_word():
     for seed in range(30):
         scene = shapes_world.make_scene(seed)
         texts.append(shapes_world.caption(scene))
-        texts += [q for q, _ in shapes_world.questions(scene)]
+        texts += [q for p in range(len(shapes_world.COLOR_QUESTIONS)) for q, _ in shapes_world.questions(scene, p)]
     texts += [p for _, p in shapes_world.class_prompts()]
     for text in texts:
         assert "[UNK]" not in tokenizer.tokenize(text), text
