@@ -1,5 +1,6 @@
 import streamlit as st
 
+from components.sections.cls_explanations import cls_explanations_section
 from components.sections.cost_readout import cost_readout
 from components.sections.explorer_section import explorer_for
 from components.sections.lesson import formulas_at, lesson_intro
@@ -59,5 +60,6 @@ explorer_for(view.cls_maps(), key=PAGE.key("explorer"),
 
 formulas_at(PAGE.name, "rollout")
 rollout_section(view)
+cls_explanations_section(inputs, choice)
 if view.features is not None:
     object_section(view, inputs.image_name, models.image_size(image_png))
