@@ -40,9 +40,13 @@ def cls_explanations_section(inputs: Inputs, choice: VisionChoice) -> None:
             return
         photo = sample_scene(inputs.image_name) is None
         if choice.role == "vision":
-            explained, claims = vision_explanations.dino_cls(inputs.pack, inputs.image_png, choice.side), DINO_CLAIMS
+            explained, claims = vision_explanations.dino_cls(inputs.pack, inputs.image_png), DINO_CLAIMS
             st.markdown(f"Four answers to *which patches made DINOv2's CLS vector long?* (|CLS| = "
                         f"{explained.score:.1f}.) Patches in reading order; each map has its own colour scale.")
+            if choice.side != vision_explanations.DINO_SIDE:
+                st.caption(f"Explained at {vision_explanations.DINO_SIDE} px: at {choice.side} px the attention "
+                           "maps and their gradients of all 12 layers hold about 1.7 GB while they are computed "
+                           "(measured), too much for a shared server.")
             st.info(DINO_NOTE)
         else:
             hub_photo = photo and hub_serves(inputs.pack, choice.role)

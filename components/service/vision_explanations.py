@@ -14,7 +14,6 @@ from components.service.forward_slots import queued
 from components.service.models import _image, _on_serving_pack
 from core.analysis import relevancy_vision
 from core.analysis.relevancy_vision import ClsExplanations
-from core.models.model_budget import release_memory
 from core.shapes import shapes_world
 
 
@@ -34,13 +33,15 @@ def clip_cls(pack: str, image_png: bytes, role: str = "clip", caption: str | Non
     return relevancy_vision.explain_clip(loaded.model, loaded.processor, _image(image_png), prompts)
 
 
+DINO_SIDE = 224
+
+
 @_on_serving_pack("vision")
 @st.cache_data(show_spinner="Explaining DINOv2's CLS four ways (one forward and one backward pass)…", max_entries=4)
 @queued
-def dino_cls(pack: str, image_png: bytes, side: int = 224) -> ClsExplanations:
-    """y = the final CLS vector's norm (relevancy_vision's module doc says why)."""
+def dino_cls(pack: str, image_png: bytes) -> ClsExplanations:
+    """y = the final CLS vector's norm (relevancy_vision's module doc says why), always at DINO_SIDE px: at 448 px
+    the maps and gradients of 12 layers x 6 heads x 1025 x 1025 raised the server's peak by ~1.7 GB, and each
+    cached entry would hold over 0.5 GB."""
     loaded = models.model(pack, "vision")
-    explained = relevancy_vision.explain_dino(loaded.model, loaded.processor, _image(image_png), side)
-    if side > 224:  # the backward's temporaries at 1025 tokens: hundreds of MB the allocator would keep
-        release_memory()
-    return explained
+    return relevancy_vision.explain_dino(loaded.model, loaded.processor, _image(image_png), DINO_SIDE)

@@ -53,6 +53,19 @@ def test_dino_cls_explanations_say_what_the_gradient_explains():
         np.testing.assert_allclose(heatmap_z(drawn[method]), values.reshape(16, 16), rtol=1e-3, atol=1e-6)
     _claims_shown(at, cls_explanations.DINO_CLAIMS)
     assert cls_explanations.DINO_NOTE in [i.value for i in at.info]
+    assert not any("Explained at 224 px" in c.value for c in at.caption)
+
+
+def test_dino_at_448_px_is_explained_at_224_px_and_says_so():
+    at = open_page("pages/patching.py")
+    at.radio(key="patching_vision_shapes").set_value(
+        next(o for o in at.radio(key="patching_vision_shapes").options if o.startswith("DINOv2"))).run()
+    at.radio(key="patching_side").set_value(448).run()
+    assert not at.exception, [e.value for e in at.exception]
+    at = _open(at, cls_explanations.KEY)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Explained at 224 px" in c.value for c in at.caption)
+    assert all(heatmap_z(f).shape == (16, 16) for f in _by_title(at).values())  # the 224 px grid
 
 
 def test_a_photo_with_a_hub_clip_and_no_text_says_there_is_nothing_to_explain(monkeypatch):
