@@ -32,10 +32,13 @@ def grounding_section(pack: str) -> None:
     baseline.caption("Baseline: the other question words, each scored per scene, averaged over them.")
     best = float(np.max(table.naming_word))
     low, high = interval(best, n)
+    naming_0, other_0 = table.naming_word[0, -1], table.other_tokens[0, -1]
+    edge = ("the naming word's edge is the gap between them, not the distance from 50%" if naming_0 > other_0 else
+            "the naming word does not beat them: self-attention has already mixed the shape word into the other "
+            "words, and the question as a whole, not that one word, points at the object")
     st.caption(
         f"Chance {table.chance:.0%}. Baseline at layer 0 (head mean): the other words ground the named object in "
-        f"{table.other_tokens[0, -1]:.0%} of scenes, the naming word in {table.naming_word[0, -1]:.0%}; the "
-        f"naming word's edge is the gap between them, not the distance from 50%. Every cell is a share of n={n} "
+        f"{other_0:.0%} of scenes, the naming word in {naming_0:.0%}; {edge}. Every cell is a share of n={n} "
         f"scenes, so it is uncertain: with n={n} a cell of {best:.0%} means {range_with_interval(best, n)} "
         f"(95% Wilson interval, about ±{(high - low) / 2 * 100:.0f} points)."
     )

@@ -35,13 +35,16 @@ def test_other_word_positions_skip_the_naming_word_special_tokens_and_punctuatio
     assert grounding.other_word_positions(tokens, tokens.index("circle")) == [1, 2, 3, 4]
 
 
-def test_the_naming_word_beats_the_other_question_words_at_the_first_layer():
-    """Chance (50%) is too low a bar: the other words already ground the object ~70% of the time at layer 0 (the
-    shape word is mixed into them by self-attention). Measured on 40 held-out scenes: 85% vs 71% at the head mean."""
+def test_at_the_first_layer_the_question_grounds_the_named_object_well_above_chance():
+    """Chance (50%) is the floor, and the question's other words are the baseline: self-attention mixes the shape
+    word into them before the cross-attention reads the image. Measured on 300 held-out scenes (robust pack):
+    naming word 66% at the head mean, the other words 84%, and head 2 of the other words 99%: the question as a
+    whole points at the named object; the naming word itself is not the token that does it."""
     vqa = bundled("vqa")
-    table = grounding.grounding_table(vqa.model, vqa.processor, range(evaluate.TEST_SEED, evaluate.TEST_SEED + 40))
-    assert table.other_tokens[0, -1] > table.chance + 0.1  # the baseline is well above chance ...
-    assert table.naming_word[0, -1] > table.other_tokens[0, -1] + 0.05  # ... and the naming word beats it
+    table = grounding.grounding_table(vqa.model, vqa.processor, range(evaluate.TEST_SEED, evaluate.TEST_SEED + 60))
+    assert table.other_tokens[0, -1] > table.chance + 0.15  # the baseline is well above chance ...
+    assert table.other_tokens[0, :-1].max() > 0.9  # ... one head grounds nearly every scene through those words
+    assert table.naming_word[0, -1] > table.chance  # and the naming word itself leans the right way
 
 
 def test_fusion_grounding_table_shapes_and_shares():
