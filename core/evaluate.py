@@ -59,14 +59,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--speech", action="store_true", help="speech only (skip the shapes world)")
     parser.add_argument("--scenes", type=int, default=1000, help="held-out shapes scenes")
+    parser.add_argument("--shift-scenes", type=int, default=300, help="held-out scenes per background for the "
+                        "shift table")
     parser.add_argument("--faithfulness-scenes", type=int, default=300, help="held-out scenes per model for the "
                         "explanation methods' deletion and insertion areas")
     args = parser.parse_args(argv)
     if not args.speech:
         from core.shapes import evaluate as shapes
 
-        sys.argv = [sys.argv[0], "--scenes", str(args.scenes), "--faithfulness-scenes",
-                    str(args.faithfulness_scenes)]
+        sys.argv = [sys.argv[0], "--scenes", str(args.scenes), "--shift-scenes", str(args.shift_scenes),
+                    "--faithfulness-scenes", str(args.faithfulness_scenes)]
         shapes.main()
         print()
     for score in speech_scores():
