@@ -2,6 +2,7 @@
 
     python -m bench.classroom                          # N = 10, 30, 60; scenarios a, b, c; bundled pack
     python -m bench.classroom --n 1,10,30 --scenarios a,b --pack hub --timeout 300
+    python -m bench.classroom --replicas 2 --scenarios b --n 10,20   # deploy/run_replicas.sh 2: nginx + 2 replicas
 
 N real clients: one headless Chromium (several with --per-browser), N browser contexts (each its own cookie jar,
 so its own Streamlit session), all created and given a blank page first, then released together (an asyncio
@@ -24,7 +25,17 @@ result, found in the page by one poll (every 250 ms, inside the page):
 Then, with what is left of the timeout, until the page is idle (Streamlit's status widget no longer says
 "Stop" or "Running"): "page done", the whole page script of that client (the rest of the page's sections).
 An error: a client whose answer did not appear within --timeout, one that shows a Streamlit exception element
-(`[data-testid="stException"]`, its first line is the reason) or "Page not found", or whose page crashed.
+(`[data-testid="stException"]`, its first line is the reason), "Page not found" or Streamlit's "Connection error"
+dialog, or whose page crashed. A broken session: an error, or a page that at the end of its visit shows Streamlit's
+connection status (shown only while the websocket is down), or whose websocket (counted in the browser) closed
+during the visit or was opened more than once (a reconnect).
+
+--replicas N (bench/replicas.py): deploy/run_replicas.sh N instead of one server (same environment: the bundled
+pack, the hub offline), every replica warmed on its own port, the clients sent through the nginx proxy. Per replica:
+the sessions that landed there (the proxy's access log: the replica that answered each client's websocket, found
+by the client's mma_replica cookie) and the replica's own count of new and resumed sessions (/_stcore/metrics,
+session_events) and peak active sessions; its clients' first answers; its peak RSS and CPU. Sticky check: every
+request that carried a client's cookie, and its websocket, reached one replica.
 
 Each (scenario, N) gets a fresh server, so neither the result caches nor the sessions carry over. Before the
 barrier, one warm-up client per page in the scenario opens it with an image (and question) that no test client
@@ -77,6 +88,7 @@ POLL = """([kind, arg]) => {
   if (ex) return 'error: exception: ' + (ex.innerText || '').split('\\n').filter(Boolean).slice(0, 2).join(' ');
   const body = document.body ? document.body.innerText : '';
   if (body.includes('Page not found')) return 'error: Page not found';
+  if (body.includes('Connection error')) return 'error: Connection error';  // Streamlit's dialog: websocket lost
   if (kind === 'selector') return document.querySelector(arg) ? 'ok' : false;
   const re = new RegExp(arg);
   for (const h of document.querySelectorAll('h1, h2, h3, h4')) if (re.test(h.innerText || '')) return 'ok';
@@ -88,6 +100,16 @@ IDLE = """() => {
   if (ex) return 'error: exception: ' + (ex.innerText || '').split('\\n').filter(Boolean).slice(0, 2).join(' ');
   const w = document.querySelector('[data-testid="stStatusWidget"]');
   return (w && /Running|Stop/i.test(w.innerText || '')) ? false : 'ok';  // "Stop" beside the running icon
+}"""
+
+
+# After the visit: is the page still connected? Streamlit shows its connection status ("Connecting", "Error"...) only
+# while the websocket is not up, and a "Connection error" dialog when it gave up.
+CONNECTED = """() => {
+  const s = document.querySelector('[data-testid="stConnectionStatus"]');
+  if (s) return 'disconnected: ' + ((s.innerText || '').trim() || 'status shown');
+  if ((document.body ? document.body.innerText : '').includes('Connection error')) return 'Connection error';
+  return 'ok';
 }"""
 
 
@@ -190,22 +212,34 @@ def server_pid(port: int) -> int:
 
 
 class Sampler(threading.Thread):
-    """Every `every` s: the process tree's RSS and CPU time; peak RSS and mean CPU (% of one core) over the run."""
+    """Every `every` s: each named process tree's RSS and CPU time (one server: {"server": pid}; replicas: the whole
+    run_replicas.sh tree, each replica, nginx); peak RSS (bytes) and mean CPU (% of one core) per name over the run,
+    and the browsers' CPU and the whole machine's beside them."""
 
-    def __init__(self, pid: int, every: float = 0.5):
+    def __init__(self, roots: dict[str, int], every: float = 0.5):
         super().__init__(daemon=True)
-        self.pid, self.every, self.stop_flag = pid, every, threading.Event()
-        self.peak_rss, self.start_rss = 0, 0
+        self.roots, self.every, self.stop_flag = roots, every, threading.Event()
+        self.peak_rss = dict.fromkeys(roots, 0)
+        self.cpu_seen: dict[str, float] = {}
+
+    def _sample(self) -> dict[str, tuple[int, float]]:
+        parents = _parents()
+        out = {name: _rss_cpu(_tree(pid, parents)) for name, pid in self.roots.items()}
+        for name, (rss, cpu) in out.items():
+            self.peak_rss[name] = max(self.peak_rss[name], rss)
+            self.cpu_seen[name] = max(self.cpu_seen.get(name, 0.0), cpu)  # a process that exited keeps its last
+        return out
 
     def run(self):
         while not self.stop_flag.is_set():
-            rss, _ = _rss_cpu(_tree(self.pid))
-            self.peak_rss = max(self.peak_rss, rss)
+            self._sample()
             self.browser_seen.update(_browser_cpu())
             self.stop_flag.wait(self.every)
 
     def __enter__(self):
-        self.start_rss, self.cpu0 = _rss_cpu(_tree(self.pid))
+        first = self._sample()
+        self.start_rss = {name: rss for name, (rss, _) in first.items()}
+        self.cpu0 = {name: cpu for name, (_, cpu) in first.items()}
         self.machine0 = _machine_cpu()
         self.t0 = time.monotonic()
         self.browser_seen = _browser_cpu()  # pid -> CPU s, its last sample (the browsers exit before the end)
@@ -216,10 +250,9 @@ class Sampler(threading.Thread):
     def __exit__(self, *exc):
         self.stop_flag.set()
         self.join()
-        rss, cpu1 = _rss_cpu(_tree(self.pid))
-        self.peak_rss = max(self.peak_rss, rss)
+        self._sample()
         self.wall = time.monotonic() - self.t0
-        self.cpu_pct = 100 * (cpu1 - self.cpu0) / self.wall
+        self.cpu_pct = {name: 100 * (self.cpu_seen[name] - self.cpu0[name]) / self.wall for name in self.roots}
         busy, total = (b - a for a, b in zip(self.machine0, _machine_cpu()))
         self.machine_busy_pct = 100 * busy / max(total, 1)
         self.load1 = os.getloadavg()[0]
@@ -242,7 +275,7 @@ def _browser_cpu() -> dict[int, float]:
             cmd = Path(f"/proc/{p}/cmdline").read_bytes()
         except OSError:
             pass
-        if b"streamlit" in cmd or b"full_size_app" in cmd:
+        if b"streamlit" in cmd or b"full_size_app" in cmd or b"run_replicas" in cmd:
             continue
         for q in _tree(p, parents):
             out[q] = _rss_cpu([q])[1]
@@ -258,12 +291,58 @@ class Client:
     answer_s: float | None = None
     done_s: float | None = None
     error: str | None = None
+    websockets: int = 0  # websockets the page opened (Streamlit's session: one; more is a reconnect)
+    closed_early: int = 0  # of those, closed before the visit ended
+    connection: str = "ok"  # CONNECTED's verdict at the end of the visit
+    cookie: str | None = None  # the proxy's mma_replica cookie (--replicas)
+    landing: object = None  # bench/replicas.py's Landing: where its requests went (--replicas)
+
+    @property
+    def broken(self) -> str | None:
+        """Why this student's session is broken: no answer, an exception, or a lost or reopened websocket."""
+        if self.error:
+            return self.error
+        if self.connection != "ok":
+            return self.connection
+        if self.closed_early:
+            return "websocket closed during the visit"
+        if self.websockets != 1:
+            return f"{self.websockets} websockets"
+        return None
 
 
 async def visit(context, client: Client, go: asyncio.Event, timeout_s: float) -> None:
     page = await context.new_page()
+    visiting = True
+
+    def on_socket(ws):
+        client.websockets += 1
+
+        def on_close(_ws=None):
+            if visiting:
+                client.closed_early += 1
+
+        ws.on("close", on_close)
+
+    page.on("websocket", on_socket)
     await go.wait()
     t0 = time.monotonic()
+    try:
+        await _visit(page, client, t0, timeout_s)
+    finally:
+        try:
+            client.connection = await asyncio.wait_for(page.evaluate(CONNECTED), 15)
+        except Exception as e:  # noqa: BLE001 - a crashed page
+            client.connection = f"page gone: {type(e).__name__}"
+        visiting = False
+        try:
+            cookies = await asyncio.wait_for(context.cookies(), 15)
+            client.cookie = next((c["value"] for c in cookies if c["name"] == "mma_replica"), None)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+async def _visit(page, client: Client, t0: float, timeout_s: float) -> None:
     try:
         await page.goto(client.url, wait_until="commit", timeout=timeout_s * 1000)
         handle = await page.wait_for_function(POLL, arg=list(ANSWER[client.page]), polling=250,
@@ -319,6 +398,25 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, int(round(q * (len(s) - 1)))))]
 
 
+def answer_cell(clients: list[Client]) -> str:
+    answers = [c.answer_s for c in clients if c.answer_s is not None]
+    return f"{pct(answers, .5):.1f} / {pct(answers, .95):.1f} / {max(answers):.1f}" if answers else "-"
+
+
+@dataclass
+class ReplicaStat:
+    """One replica's share of a --replicas run."""
+    port: int
+    landed: int  # clients whose websocket the proxy sent here (its access log)
+    connects: int  # new sessions the replica itself counted (/_stcore/metrics session_events)
+    reconnects: int
+    peak_active: int
+    answers: str  # first answer p50 / p95 / max of the clients that landed here
+    broken: int
+    rss_mb: float
+    cpu_pct: float
+
+
 @dataclass
 class Result:
     scenario: str
@@ -333,42 +431,111 @@ class Result:
     load1: float
     wall_s: float
     reasons: dict[str, int] = field(default_factory=dict)
+    replicas: list[ReplicaStat] = field(default_factory=list)
+    nginx: str = ""  # the proxy's peak RSS and CPU
+    sticky: str = ""  # the sticky check's summary
 
     def row(self) -> str:
-        answers = [c.answer_s for c in self.clients if c.answer_s is not None]
         done = [c.done_s for c in self.clients if c.done_s is not None]
         errors = sum(c.error is not None for c in self.clients)
-        fa = (f"{pct(answers, .5):.1f} / {pct(answers, .95):.1f} / {max(answers):.1f}" if answers else "-")
+        broken = sum(c.broken is not None for c in self.clients)
         pd = (f"{pct(done, .5):.1f} / {pct(done, .95):.1f}" if done else "-")
-        return (f"| {self.scenario} | {self.n} | {fa} | {pd} ({len(done)}) | {errors} | {self.rss_mb:.0f} "
-                f"(start {self.start_rss_mb:.0f}) | {self.cpu_pct:.0f} | {self.browser_cpu_pct:.0f} | "
-                f"{self.machine_pct:.0f} / {self.load1:.1f} | {self.warm_s:.1f} |")
+        where = f"{len(self.replicas)} replicas" if self.replicas else "1 server"
+        return (f"| {self.scenario} | {where} | {self.n} | {answer_cell(self.clients)} | {pd} ({len(done)}) | "
+                f"{errors} | {broken} | {self.rss_mb:.0f} (start {self.start_rss_mb:.0f}) | {self.cpu_pct:.0f} | "
+                f"{self.browser_cpu_pct:.0f} | {self.machine_pct:.0f} / {self.load1:.1f} | {self.warm_s:.1f} |")
+
+    def replica_rows(self) -> list[str]:
+        return [f"| {self.scenario} | {self.n} | :{r.port} | {r.landed} | {r.connects} / {r.reconnects} | "
+                f"{r.peak_active} | {r.answers} | {r.broken} | {r.rss_mb:.0f} | {r.cpu_pct:.0f} |"
+                for r in self.replicas]
 
 
-HEADER = ("| scenario | N | first answer p50 / p95 / max s | page done p50 / p95 s (clients) | errors | "
-          "peak server RSS MB | mean server CPU % | browsers' CPU % | machine busy % / load avg | warm-up s |\n"
-          "|---|---|---|---|---|---|---|---|---|---|")
+HEADER = ("| scenario | server | N | first answer p50 / p95 / max s | page done p50 / p95 s (clients) | errors | "
+          "broken sessions | peak server RSS MB | mean server CPU % | browsers' CPU % | machine busy % / load avg | "
+          "warm-up s |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+REPLICA_HEADER = ("| scenario | N | replica | sessions landed (proxy log) | new / resumed sessions (replica's "
+                  "metrics) | peak active sessions | first answer p50 / p95 / max s | broken | peak RSS MB | "
+                  "mean CPU % |\n|---|---|---|---|---|---|---|---|---|---|")
+
+
+def _warm(targets: list[tuple[str, str]], timeout_s: float, per_browser: int) -> float:
+    t0 = time.monotonic()
+    for c in asyncio.run(run_clients(targets, timeout_s, per_browser)):
+        if c.error:
+            print(f"  warm-up {c.page}: {c.error}", file=sys.stderr)
+    return time.monotonic() - t0
 
 
 def one_run(scenario: str, n: int, pack: str, timeout_s: float, per_browser: int) -> Result:
     with serve("app.py", pack=pack, within_s=300) as base:
         pid = server_pid(int(base.rsplit(":", 1)[1]))
-        t0 = time.monotonic()
-        warm = asyncio.run(run_clients(warm_urls(scenario, base), timeout_s, per_browser))
-        warm_s = time.monotonic() - t0
-        for c in warm:
-            if c.error:
-                print(f"  warm-up {c.page}: {c.error}", file=sys.stderr)
-        with Sampler(pid) as sampler:
+        warm_s = _warm(warm_urls(scenario, base), timeout_s, per_browser)
+        with Sampler({"server": pid}) as sampler:
             clients = asyncio.run(run_clients(scenario_urls(scenario, n, base), timeout_s, per_browser))
-    reasons: dict[str, int] = {}
+    return Result(scenario, n, clients, warm_s, sampler.peak_rss["server"] / 2**20,
+                  sampler.start_rss["server"] / 2**20, sampler.cpu_pct["server"], sampler.browser_cpu_pct,
+                  sampler.machine_busy_pct, sampler.load1, sampler.wall, reasons(clients))
+
+
+def replica_run(scenario: str, n: int, replicas: int, pack: str, timeout_s: float, per_browser: int) -> Result:
+    """deploy/run_replicas.sh `replicas` as the server: every replica warmed directly (its own port), the clients
+    through the proxy; per replica, who landed there (the proxy's log, the replica's own counters), its clients'
+    answers, its peak RSS and CPU; and whether each client stayed on one replica."""
+    from bench import replicas as rep
+
+    with rep.serve_replicas(replicas, pack) as r:
+        warm = [t for port in r.ports for t in warm_urls(scenario, r.replica_url(port))]
+        warm_s = _warm(warm, timeout_s, per_browser)
+        roots = {"all": r.proc.pid, "nginx": r.nginx_pid, **{f":{p}": pid for p, pid in r.pids.items()}}
+        log_start = r.access_log.stat().st_size if r.access_log.exists() else 0
+        with Sampler(roots) as sampler, rep.SessionWatcher(r) as sessions:
+            clients = asyncio.run(run_clients(scenario_urls(scenario, n, r.proxy), timeout_s, per_browser))
+        time.sleep(1)  # nginx logs a websocket when it closes: the browsers just closed theirs
+        # run_replicas.sh stops everything when one replica or nginx exits
+        gone = [name for name, pid in roots.items() if not rep.alive(pid)]
+        with open(r.access_log, "rb") as f:
+            f.seek(log_start)
+            tail = f.read().decode(errors="replace")
+        log_copy = r.log_dir / "run-access.log"
+        log_copy.write_text(tail)
+        requests = rep.read_access_log(log_copy)
+    for c, land in zip(clients, rep.landings(requests, [c.cookie for c in clients])):
+        c.landing = land
+    stats = []
+    for port in r.ports:
+        here = [c for c in clients if c.landing and c.landing.replica == f"127.0.0.1:{port}"]
+        stats.append(ReplicaStat(port, len(here), sessions.delta(port, "connect"), sessions.delta(port, "reconnect"),
+                                 int(sessions.peak_active[port]), answer_cell(here),
+                                 sum(c.broken is not None for c in here), sampler.peak_rss[f":{port}"] / 2**20,
+                                 sampler.cpu_pct[f":{port}"]))
+    lands = [c.landing for c in clients]
+    no_cookie = sum(land is None for land in lands)
+    known = [land for land in lands if land is not None]
+    sticky = sum(land.sticky for land in known)
+    one_ws = sum(len(land.websockets) == 1 for land in known)
+    first_same = sum(land.first is not None and land.first == land.replica for land in known)
+    nginx = (f"nginx: peak RSS {sampler.peak_rss['nginx'] / 2**20:.0f} MB, mean CPU {sampler.cpu_pct['nginx']:.1f}% "
+             f"of a core; {len(requests)} requests logged")
+    summary = (f"sticky: {sticky} of {len(known)} clients had every request carrying their cookie and their "
+               f"websocket on one replica; {one_ws} opened exactly one websocket through the proxy; "
+               f"{first_same} of {len(known)} first (cookie-less) page requests reached that same replica"
+               + (f"; {no_cookie} clients got no mma_replica cookie" if no_cookie else "")
+               + (f"; EXITED during the run: {', '.join(gone)}" if gone else "")
+               + "".join(f"; :{p} did not answer /_stcore/metrics {k} times" for p, k in sessions.failures.items()
+                         if k))
+    return Result(scenario, n, clients, warm_s, sampler.peak_rss["all"] / 2**20, sampler.start_rss["all"] / 2**20,
+                  sampler.cpu_pct["all"], sampler.browser_cpu_pct, sampler.machine_busy_pct, sampler.load1,
+                  sampler.wall, reasons(clients), stats, nginx, summary)
+
+
+def reasons(clients: list[Client]) -> dict[str, int]:
+    out: dict[str, int] = {}
     for c in clients:
-        if c.error:
-            key = f"{c.page}: {c.error}"
-            reasons[key] = reasons.get(key, 0) + 1
-    return Result(scenario, n, clients, warm_s, sampler.peak_rss / 2**20, sampler.start_rss / 2**20,
-                  sampler.cpu_pct, sampler.browser_cpu_pct, sampler.machine_busy_pct, sampler.load1, sampler.wall,
-                  reasons)
+        if c.broken:
+            key = f"{c.page}: {c.broken}"
+            out[key] = out.get(key, 0) + 1
+    return out
 
 
 def machine() -> str:
@@ -390,28 +557,40 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--pack", default="bundled", choices=("bundled", "hub"))
     ap.add_argument("--timeout", type=float, default=180, help="seconds a client may wait for its answer")
     ap.add_argument("--per-browser", type=int, default=40, help="contexts per Chromium process")
+    ap.add_argument("--replicas", type=int, default=0,
+                    help="serve with deploy/run_replicas.sh N (nginx in front, sticky) instead of one server")
     ap.add_argument("--out", help="also append the tables to this file")
     args = ap.parse_args(argv)
     ns = [int(x) for x in args.n.split(",") if x]
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    where = (f"deploy/run_replicas.sh {args.replicas} (nginx, sticky cookie), fresh per row" if args.replicas
+             else "a fresh server per row")
     lines = [f"Machine: {machine()}; load average at start {load()}",
-             f"Pack: {args.pack}; timeout {args.timeout:.0f} s; a fresh server per row", "", HEADER]
+             f"Pack: {args.pack}; timeout {args.timeout:.0f} s; {where}", "", HEADER]
     print("\n".join(lines), flush=True)
-    notes = []
+    notes, results = [], []
     for scenario in scenarios:
         for n in ns:
-            r = one_run(scenario, n, args.pack, args.timeout, args.per_browser)
+            r = (replica_run(scenario, n, args.replicas, args.pack, args.timeout, args.per_browser) if args.replicas
+                 else one_run(scenario, n, args.pack, args.timeout, args.per_browser))
+            results.append(r)
             lines.append(r.row())
             print(r.row(), flush=True)
+            for line in r.replica_rows() + [r.nginx, r.sticky]:
+                if line:
+                    print("    " + line, file=sys.stderr, flush=True)
             for reason, count in r.reasons.items():
                 notes.append(f"- {scenario}, N={n}: {count} x {reason}")
                 print(f"    {count} x {reason}", file=sys.stderr, flush=True)
+    if args.replicas:
+        lines += ["", "Per replica:", "", REPLICA_HEADER]
+        lines += [row for r in results for row in r.replica_rows()]
+        lines += [""] + [f"- {r.scenario}, N={r.n}: {r.sticky}; {r.nginx}" for r in results]
     lines += ["", f"Load average at end {load()}", *notes]
     if args.out:
         with open(args.out, "a") as f:
             f.write("\n".join(lines) + "\n\n")
-    print(f"\nLoad average at end {load()}")
-    print("\n".join(notes))
+    print("\n".join(lines[lines.index(HEADER) + 1 + len(results):]))
 
 
 if __name__ == "__main__":

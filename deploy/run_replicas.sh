@@ -3,7 +3,9 @@
 #   deploy/run_replicas.sh [N]          # N replicas (default 2) on 127.0.0.1:8501.., the proxy on :8080
 # Environment: BASE_PORT (8501), PROXY_PORT (8080), PYTHON (python3, with requirements.txt installed), and anything
 # the app reads (MMA_PACK, MMA_MODEL_BUDGET_MB, HF_HUB_OFFLINE...). Stays in the foreground; Ctrl-C (or SIGTERM)
-# stops nginx and every replica. Each replica's output goes to $LOG_DIR/replica-<port>.log.
+# stops nginx and every replica. Each replica's output goes to $LOG_DIR/replica-<port>.log, the proxy's access log
+# (time, request id, the browser's mma_replica cookie, the replica that answered, status...) to
+# $LOG_DIR/proxy-access.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,11 +34,12 @@ servers=""
 for ((i = 0; i < N; i++)); do
   servers+="        server 127.0.0.1:$((BASE_PORT + i)) max_fails=2 fail_timeout=10s;\n"
 done
-awk -v servers="$servers" -v port="$PROXY_PORT" -v work="$WORK" '
+awk -v servers="$servers" -v port="$PROXY_PORT" -v work="$WORK" -v access_log="$LOG_DIR/proxy-access.log" '
   /# replicas: begin/ { print; printf "%s", servers; skip = 1; next }
   /# replicas: end/   { skip = 0 }
   skip { next }
   /listen 8080;/ { sub(/8080/, port) }
+  /access_log off;/ { sub(/off/, access_log " mma_upstream") }
   /^pid / { print "pid " work "/nginx.pid;"; next }
   /_temp_path / { sub(/\/tmp\/mma-nginx-/, work "/nginx-") }
   { print }' deploy/nginx.conf > "$WORK/nginx.conf"  # awk -v turns each \n into a line break
