@@ -1,8 +1,7 @@
 import streamlit as st
 
 from components.sections.answer_section import answer_section
-from components.sections.caption_explanations import caption_explanations_section
-from components.sections.caption_view import caption_view
+from components.sections.caption_mode import caption_mode
 from components.sections.cost_readout import cost_readout
 from components.sections.explanations_section import explanations_section
 from components.sections.explorer_section import explorer_section
@@ -33,11 +32,7 @@ image_png = require_image(inputs)
 ASK, CAPTION = "Ask a question", "Caption the image"
 mode = st.segmented_control("Mode", [ASK, CAPTION], default=ASK, key="cross_mode") or ASK
 if mode == CAPTION:
-    st.markdown("BLIP's captioning decoder writes one word at a time; at every step its cross-attention reads the "
-                "patches again.")
-    caption_view(models.caption(inputs.pack, image_png))
-    cost_readout(models.caption(inputs.pack, image_png).cost)
-    caption_explanations_section(inputs.pack, image_png)
+    caption_mode(inputs.pack, image_png)
     st.stop()
 
 question = require_text(inputs)
@@ -62,9 +57,8 @@ cost_readout(result.cost)
 layer, head = layer_head_selectors(n_layers, n_heads, key=PAGE.keys, allow_layer_mean=True)
 matrix = select(result.token_patch_matrix, layer, head)  # (T, N)
 
-token_options = list(range(len(result.tokens)))
 default_token = naming_token(result.tokens)
-token = st.segmented_control("Token", token_options, default=default_token, key=PAGE.key("token"),
+token = st.segmented_control("Token", list(range(len(result.tokens))), default=default_token, key=PAGE.key("token"),
                              format_func=lambda i: result.tokens[i])
 token = default_token if token is None else token
 
