@@ -30,7 +30,8 @@ ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-CHARTS = {"patches": 2, "cross-attention": 2, "clip-space": 2, "early-fusion": 1, "listening": 3}  # Plotly charts, default view
+# Plotly charts in each page's default view
+CHARTS = {"patches": 2, "cross-attention": 2, "clip-space": 2, "early-fusion": 1, "listening": 3}
 PAGES = {"Home": ("Where text meets vision", 0)} | {  # sidebar link -> (heading text, charts expected)
     spec.title: (spec.title, CHARTS[spec.name]) for spec in PAGE_TABLE}
 ERROR_TEXTS = ("Traceback", "Error:", "Exception", "StreamlitAPIException")
@@ -140,9 +141,16 @@ def open_page(browser, server, link: str, height: int = 1000):
     page.goto(server)
     page.get_by_role("heading", name=PAGES["Home"][0]).first.wait_for(timeout=60_000)
     _wait_until_idle(page)
-    if link != "Home":
-        page.locator('[data-testid="stSidebarNav"]').get_by_text(link, exact=True).click()
-    page.get_by_role("heading", name=PAGES[link][0]).first.wait_for(timeout=60_000)
+    heading = page.get_by_role("heading", name=PAGES[link][0]).first
+    for attempt in range(4):  # a click that lands while the page is still settling can be lost: click again
+        if link != "Home":
+            page.locator('[data-testid="stSidebarNav"]').get_by_text(link, exact=True).click()
+        try:
+            heading.wait_for(timeout=60_000)
+            break
+        except playwright_api.TimeoutError:
+            if attempt == 3:
+                raise
     _wait_until_idle(page)
     return page
 
