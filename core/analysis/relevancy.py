@@ -110,6 +110,11 @@ def attention_gradients(target: torch.Tensor, self_maps, cross_maps=()) -> tuple
     return out if not cross_maps else (*out, as_array(maps[n_self:]), as_array(gradients[n_self:]))
 
 
+def layer_cam(cams: np.ndarray, layer: int | str) -> np.ndarray:
+    """(L, ...) per-layer E_h[(dA * A)^+] -> one layer's, or their mean over layers for LAYER_MEAN."""
+    return cams.mean(axis=0) if layer == LAYER_MEAN else cams[int(layer)]
+
+
 def text_rollout(self_attentions: np.ndarray, cross_attentions: np.ndarray) -> np.ndarray:
     """(L, H, T, T) self- and (L, H, T, K) cross-attention -> (T, K): R = 1/L sum_l P_l Abar_cross_l (module doc)."""
     n_layers, n_tokens = self_attentions.shape[0], self_attentions.shape[-1]
@@ -144,8 +149,7 @@ class Explanations:
 
     def grad_x_attention(self, layer: int | str = -1) -> np.ndarray:
         """(T, N) E_h[(dA * A)^+] of one layer (LAYER_MEAN: averaged over the layers)."""
-        cams = np.clip(self.cross_gradients * self.cross_attentions, 0, None).mean(axis=1)  # (L, T, N)
-        return cams.mean(axis=0) if layer == LAYER_MEAN else cams[int(layer)]
+        return layer_cam(np.clip(self.cross_gradients * self.cross_attentions, 0, None).mean(axis=1), layer)
 
     def maps(self, layer: int | str = -1, head: int | str = HEAD_MEAN) -> dict[str, np.ndarray]:
         """method -> (T, N). layer and head choose the raw map; layer also chooses gradient x attention's (its

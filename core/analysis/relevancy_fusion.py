@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.analysis.relevancy import attention_gradients, joint_relevancy
-from core.attention import HEAD_MEAN, LAYER_MEAN, select
+from core.analysis.relevancy import attention_gradients, joint_relevancy, layer_cam
+from core.attention import HEAD_MEAN, select
 from core.attention.patch_grid import PatchGrid
 from core.attention.rollout import rollout
 from core.concepts.patching import model_image
@@ -50,7 +50,7 @@ class FusionExplanations:
 
     def grad_x_attention(self, layer: int | str = -1) -> np.ndarray:
         """(T, N) one layer's E_h[(dA * A)^+] (LAYER_MEAN: averaged over the layers)."""
-        return self.cams.mean(axis=0) if layer == LAYER_MEAN else self.cams[int(layer)]
+        return layer_cam(self.cams, layer)
 
     def maps(self, layer: int | str = -1, head: int | str = HEAD_MEAN) -> dict[str, np.ndarray]:
         """method -> (T, N); layer and head choose the raw map, layer the gradient x attention one."""
