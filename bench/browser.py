@@ -3,13 +3,15 @@
     python -m bench.browser                         # everything below, bundled pack
     python -m bench.browser --pack hub              # the real pages with the hub pack's full-size models
     python -m bench.browser --pages patches,listening   # some of: harness, patches, patches-448,
-                                                    # cross-attention, early-fusion, listening, old
+                                                    # cross-attention, early-fusion, early-fusion-i2t,
+                                                    # listening, old
 
 The real pages' explorers (app.py served by `streamlit run`; with --pack hub by bench/full_size_app.py, which
 installs bench/full_size.py's full-size hub architectures with random weights in the server process). Each page is
 opened fresh (a new browser context: nothing cached) at `/?page=<name>`: Patching (`patches`: DINOv2 ViT-S/14's CLS
 row on the cat photo at 224 px; `patches-448`: then the 448 px radio, 32 x 32 patches), Cross-attention (BLIP's
-question token x patch), Early fusion (ViLT's text -> image rows of its joint map) and Listening (Whisper's token x
+question token x patch), Early fusion (ViLT's text -> image rows of its joint map; `early-fusion-i2t`: the same
+payload switched to image -> text in the browser, each patch's row over the words) and Listening (Whisper's token x
 audio frame strip, in its expander). The first visit computes the models (minutes on 2 cores with --pack hub): no
 time is taken until the explorer has painted and the page is idle. Then, for each page:
 - hover-to-paint: the pointer moved alternately onto a token chip and onto the picture (a patch, or a point of the
@@ -223,6 +225,7 @@ class RealPage:
     model: str  # what computed the maps, for the table
     expander: str = ""  # the expander the explorer sits in: opened first
     choose: str = ""  # a radio option clicked once the page is up (a second payload): measured after it
+    direction: str = ""  # the explorer's direction button clicked once it is up (in the browser, no rerun)
 
 
 CAT = "image=" + quote("photo: cat")
@@ -232,6 +235,8 @@ REAL_PAGES = (
              "DINOv2 ViT-S/14 at 448 px, CLS row", choose="448 px: 32 x 32 patches"),
     RealPage("cross-attention", "Cross-attention", "page=cross-attention", "cross_explorer", "BLIP VQA, token x patch"),
     RealPage("early-fusion", "Early fusion", "page=early-fusion", "fusion_explorer", "ViLT, text -> image"),
+    RealPage("early-fusion-i2t", "Early fusion, image -> text", "page=early-fusion", "fusion_explorer",
+             "ViLT, image -> text (the same payload)", direction="image->text"),
     RealPage("listening", "Listening", "page=listening", "listen_explorer", "Whisper base, token x frame",
              expander="Every layer and head at a glance"),
 )
@@ -343,6 +348,12 @@ def visit_real_page(browser, url: str, spec: RealPage, events: int, log) -> dict
         _idle(page, LOAD_TIMEOUT_MS / 1000)
         out.update(choose_data=counter.data - data_before, payloads=list(counter.payloads))
         log(f"  {spec.name}: '{spec.choose}' up after {time.time() - started:.0f} s")
+    if spec.direction:
+        root.locator(f'.aex-pill[data-value="{spec.direction}"]').click()
+        page.wait_for_function(f"(el) => el.dataset.direction === {spec.direction!r}",
+                               arg=root.element_handle(), timeout=10_000)
+        out["direction_data"] = counter.data - out["view_data"]  # bytes the switch brought: none expected
+        log(f"  {spec.name}: switched to {spec.direction}")
     out["shape"] = explorer_shape(root)
     out["timings"] = measure_real_explorer(page, spec.explorer, events)
     out["hosts"] |= counter.hosts
@@ -448,7 +459,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 def row(what: str, values: list[float]) -> str:
-    return f"| {what} | {len(values)} | {pct(values, 50):.1f} | {pct(values, 95):.1f} | {max(values, default=float('nan')):.1f} |"
+    top = max(values, default=float("nan"))
+    return f"| {what} | {len(values)} | {pct(values, 50):.1f} | {pct(values, 95):.1f} | {top:.1f} |"
 
 
 def _pages_table(rows: list[tuple]) -> list[str]:
@@ -537,6 +549,8 @@ def main(argv: list[str] | None = None) -> int:
                                     f"{PAGE_TARGET_BYTES / 1e6:.0f} MB")
                     extra = (f"; the 448 px switch itself brought {got['choose_data'] / 1e6:.2f} MB"
                              if "choose_data" in got else "")
+                    if "direction_data" in got:
+                        extra += f"; the switch to {spec.direction} brought {got['direction_data']:,} bytes"
                     notes.append(f"{spec.title}: token hovers p50/p95 {p50_95(t['token'])}, patch hovers "
                                  f"{p50_95(t['patch'])} ms; page view {got['view_data'] / 1e6:.2f} MB of data "
                                  f"(websocket {got['view_ws'] / 1e6:.2f} MB), {got['view_total'] / 1e6:.2f} MB with "

@@ -4,7 +4,7 @@ import streamlit as st
 from components.figures.mass_chart import mass_chart
 from components.sections.answer_section import answer_section
 from components.sections.cost_readout import cost_readout
-from components.sections.explorer_section import explorer_for
+from components.sections.explorer_section import fusion_explorer
 from components.sections.fusion_designs_view import fusion_designs_view
 from components.sections.fusion_explanations import fusion_explanations_section
 from components.sections.fusion_readers import fusion_readers
@@ -70,8 +70,7 @@ def joint_attention_view() -> None:
 
 
 joint_attention_view()
-explorer_for(result.text_to_patch_maps(), key=PAGE.key("explorer"),
-             title="Text -> image, every layer and head, in your browser")
+fusion_explorer(result, PAGE)
 
 if st.toggle("Compare the three fusion designs on this input", key="fusion_designs"):
     fusion_designs_view(models.fusion_designs_compare(inputs.pack, image_png, question), key="designs")

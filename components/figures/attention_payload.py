@@ -11,11 +11,20 @@ The header names each section's [offset, length] in bytes from the start of the 
     "summary": float32 (len(header["summary"]), layers, heads); one number per (layer, head) for each name in
               header["summary"] (SUMMARIES: entropy, spread, mass), from the float maps before quantisation
     "image":  PNG or JPEG bytes (absent when there is no image), header "image_mime" says which
+    "maps.1", "scales.1", "summary.1": the reverse direction, when there is one (early fusion's image -> text:
+              the keys read the queries). header["directions"] names both (["text->image", "image->text"]). Its
+              maps are stored in the explorer's own (rows, columns) = (queries, keys) layout, i.e. transposed:
+              uint8 (layers, heads, queries, keys), value [l, h, q, k] = how much key k (now the query: a patch)
+              put on q (a word), so the browser draws both directions with the same code; its scales are its own
+              views' maxima (a transpose keeps them) and its summaries come from the untransposed maps (a patch's
+              weights over the words: keys on a strip).
 Per-view scales keep a quiet head readable (one global scale would leave it a few levels of grey) and make the
 colour scale of a view fixed: the view's max is known before any query is hovered.
 
 Size: BLIP's 12 layers x 12 heads x 10 tokens x 576 patches is 829,440 bytes of maps + 576 bytes of scales + the
 image (a 384 px JPEG: ~20-40 KB) + 3 x 144 x 4 bytes of summaries; raw bytes, not base64, so ~0.9 MB a result.
+A reverse direction adds the same again for its maps (one byte a weight): ViLT's text <-> image both ways is
+2 x 12 x 12 x T x rows * cols bytes, e.g. 2 x 12 x 12 x 10 x 144 = 415 KB for 10 words and 12 x 12 patches.
 """
 from __future__ import annotations
 
@@ -107,13 +116,19 @@ def image_bytes(image: np.ndarray) -> tuple[bytes, str]:
     return png.getvalue(), "image/png"
 
 
+DIRECTIONS = ("text->image", "image->text")  # a payload with `reverse`: the forward maps' name, the reverse's
+
+
 def encode(maps: np.ndarray, query_labels: list[str], key_grid: tuple[int, int] | None = None,
            image: np.ndarray | None = None, title: str = "", selected: dict | None = None,
-           key_labels: list[str] | None = None, name: str = "") -> bytes:
+           key_labels: list[str] | None = None, name: str = "", reverse: np.ndarray | None = None,
+           directions: tuple[str, str] = DIRECTIONS) -> bytes:
     """The payload for (L, H, Q, K) maps. key_grid: (rows, cols) when the keys are image patches in reading order
     (rows * cols == K); None draws the keys as a 1-D strip (audio frames). selected: the view to open with,
-    {layer, head, query, key} (any may be missing). name: the explorer's name in the page (its widget key), for
-    tests and the benchmark (window.__aex[name]).
+    {layer, head, query, key, direction} (any may be missing). name: the explorer's name in the page (its widget
+    key), for tests and the benchmark (window.__aex[name]). reverse: (L, H, K, Q), the other direction (each key
+    reading the queries: early fusion's patches reading the words), for the explorer's direction switch;
+    directions: the two directions' names, forward first.
 
     header["digest"] names the result (maps, labels, grid, image, title): the browser keeps its explorer, and the
     user's place in it, while the digest stays the same; only `selected` changing moves the view."""
@@ -128,13 +143,23 @@ def encode(maps: np.ndarray, query_labels: list[str], key_grid: tuple[int, int] 
     summary = head_summaries(maps, key_grid)
     sections = {"maps": codes.tobytes(), "scales": scales.astype("<f4").tobytes(),
                 "summary": np.stack([summary[name] for name in SUMMARIES]).astype("<f4").tobytes()}
+    if reverse is not None:
+        if np.shape(reverse) != (n_layers, n_heads, n_keys, n_queries):
+            raise ValueError(f"reverse maps of shape {np.shape(reverse)} are not the {n_keys} keys reading the "
+                             f"{n_queries} queries over {n_layers} layers x {n_heads} heads")
+        back_codes, back_scales = quantise(reverse)  # (L, H, K, Q), its views' own scales
+        back_summary = head_summaries(reverse, None)  # a patch's weights over the words: the words on a strip
+        sections.update({"maps.1": np.ascontiguousarray(back_codes.transpose(0, 1, 3, 2)).tobytes(),
+                         "scales.1": back_scales.astype("<f4").tobytes(),
+                         "summary.1": np.stack([back_summary[n] for n in SUMMARIES]).astype("<f4").tobytes()})
     header = {"layers": n_layers, "heads": n_heads, "queries": n_queries, "keys": n_keys,
               "grid": list(key_grid) if key_grid is not None else None, "labels": [str(s) for s in query_labels],
               "key_labels": key_labels, "title": title, "selected": selected or {}, "name": name,
-              "summary": list(SUMMARIES)}
+              "summary": list(SUMMARIES), "directions": list(directions) if reverse is not None else None}
     if image is not None:
         sections["image"], header["image_mime"] = image_bytes(image)
-    digest = hashlib.blake2b(json.dumps([header["labels"], header["grid"], key_labels, title]).encode(),
+    digest = hashlib.blake2b(json.dumps([header["labels"], header["grid"], key_labels, title,
+                                         header["directions"]]).encode(),
                              digest_size=12)
     for part in sections.values():
         digest.update(part)
@@ -172,10 +197,16 @@ class Decoded:
     scales: np.ndarray  # (L, H) float32
     image: bytes | None
     summary: dict[str, np.ndarray]  # name -> (L, H) float32, head_summaries of the float maps
+    reverse: Decoded | None = None  # the other direction: codes as stored, (L, H, Q, K) = transposed
 
     @property
     def maps(self) -> np.ndarray:
         return dequantise(self.codes, self.scales)
+
+    @property
+    def reading_maps(self) -> np.ndarray:
+        """A reverse direction's maps in attention's own layout: (L, H, K, Q), each key's row over the queries."""
+        return self.maps.transpose(0, 1, 3, 2)
 
 
 def decode(payload: bytes) -> Decoded:
@@ -190,9 +221,17 @@ def decode(payload: bytes) -> Decoded:
         at, size = header["offsets"][name]
         return payload[at:at + size]
 
-    codes = np.frombuffer(section("maps"), dtype=np.uint8).reshape(shape)
-    scales = np.frombuffer(section("scales"), dtype="<f4").reshape(shape[:2])
-    image = section("image") if "image" in header["offsets"] else None
     names = header.get("summary", [])
-    table = np.frombuffer(section("summary"), dtype="<f4").reshape(len(names), *shape[:2]) if names else None
-    return Decoded(header, codes, scales, image, {name: table[i] for i, name in enumerate(names)})
+    image = section("image") if "image" in header["offsets"] else None
+
+    def direction(suffix: str) -> Decoded:
+        codes = np.frombuffer(section("maps" + suffix), dtype=np.uint8).reshape(shape)
+        scales = np.frombuffer(section("scales" + suffix), dtype="<f4").reshape(shape[:2])
+        table = np.frombuffer(section("summary" + suffix), dtype="<f4").reshape(len(names), *shape[:2]) \
+            if names else None
+        return Decoded(header, codes, scales, image, {name: table[i] for i, name in enumerate(names)})
+
+    out = direction("")
+    if header.get("directions"):
+        out.reverse = direction(".1")
+    return out

@@ -4,6 +4,10 @@
 // Timings for the browser benchmark: window.__aex[key].timings.{hover,switch} hold event-to-painted-frame ms.
 // The layer x head grid colours one number per head (payload section "summary", computed in Python from the float
 // maps: attention_payload.head_summaries); hovering a cell previews that head's map, a click shows and pins it.
+// Two directions (payload header "directions", early fusion): the matrix drawn is always words (rows, the chips) x
+// patches (columns, the image). Forward (text -> image) a row is a word's attention; reverse (image -> text) the
+// payload stores the transpose, so a column is a patch's own attention over the words and a row is how much each
+// patch looked at that word. The direction buttons swap which arrays are drawn: no script rerun.
 const VIRIDIS = __VIRIDIS__;  // plotly's Viridis stops: [[position, "#rrggbb"], ...]
 const LUT = (() => {  // 256 RGB entries, linear between the stops
   const stops = VIRIDIS.map(([p, hex]) => [p, parseInt(hex.slice(1, 3), 16), parseInt(hex.slice(3, 5), 16),
@@ -46,19 +50,26 @@ function parse(bytes) {
     const [at, size] = header.offsets[name];
     return bytes.subarray(at, at + size);
   };
-  const codes = section("maps");
-  const rawScales = section("scales");  // 4-byte aligned inside the payload, but the payload may not be
-  const scales = new Float32Array(rawScales.byteLength / 4);
-  new Uint8Array(scales.buffer).set(rawScales);
+  const direction = (suffix) => {  // one direction's uint8 maps, per-view scales and layer x head summaries
+    const codes = section("maps" + suffix);
+    const rawScales = section("scales" + suffix);  // 4-byte aligned inside the payload, but the payload may not be
+    const scales = new Float32Array(rawScales.byteLength / 4);
+    new Uint8Array(scales.buffer).set(rawScales);
+    const summary = {};  // name -> Float32Array (L * H), layer-major
+    if (header.offsets["summary" + suffix]) {
+      const raw = section("summary" + suffix), all = new Float32Array(raw.byteLength / 4);
+      const n = header.layers * header.heads;
+      new Uint8Array(all.buffer).set(raw);
+      (header.summary || []).forEach((name, i) => { summary[name] = all.subarray(i * n, (i + 1) * n); });
+    }
+    return {codes, scales, summary};
+  };
   const image = header.offsets.image ? section("image") : null;
-  const summary = {};  // name -> Float32Array (L * H), layer-major
-  if (header.offsets.summary) {
-    const raw = section("summary"), all = new Float32Array(raw.byteLength / 4), n = header.layers * header.heads;
-    new Uint8Array(all.buffer).set(raw);
-    (header.summary || []).forEach((name, i) => { summary[name] = all.subarray(i * n, (i + 1) * n); });
-  }
-  return {header, codes, scales, image, summary};
+  const dirs = header.directions ? [direction(""), direction(".1")] : [direction("")];
+  return {header, image, dirs};
 }
+
+const arrow = (id) => String(id).replace("->", " → ");
 
 function el(tag, cls, parent, text) {
   const node = document.createElement(tag);
@@ -74,20 +85,20 @@ class Explorer {
     this.timings = {hover: [], switch: [], work: []};  // work: ms spent drawing a frame
     this.paints = 0;
     this.pending = [];  // [{kind, t0}] events waiting for the next painted frame
-    this.viewCache = new Map();
     this.load(payload);
   }
 
   load(payload) {
-    const {header, codes, scales, image, summary} = payload;
+    const {header, image, dirs} = payload;
     this.h = header;
     this.L = header.layers; this.H = header.heads; this.Q = header.queries; this.K = header.keys;
     this.grid = header.grid;  // [rows, cols] or null (a 1-D strip)
-    this.codes = codes; this.scales = scales; this.summary = summary;
-    this.viewCache.clear();
-    this.shownView = null;  // the "layer|head" drawn in the matrix: redrawn only when it changes
+    this.dirs = dirs.map((d, i) => ({...d, id: header.directions ? header.directions[i] : null, reversed: i === 1,
+                                     cache: new Map()}));  // each direction keeps its own computed views
+    this.shownView = null;  // the "direction|layer|head" drawn in the matrix: redrawn only when it changes
     this.preview = null;  // {layer, head} while the pointer is on a cell of the layer x head grid
     const sel = header.selected || {};
+    this.useDirection(sel.direction);
     this.layer = sel.layer ?? this.L - 1;
     this.head = sel.head ?? "mean";
     this.pinQ = Math.min(sel.query ?? 0, this.Q - 1);
@@ -107,8 +118,19 @@ class Explorer {
     this.schedule("load");
   }
 
+  useDirection(id) {  // draw from one direction's arrays (the first when id names none)
+    this.dir = Math.max(0, this.dirs.findIndex((d) => d.id === id));
+    const d = this.dirs[this.dir];
+    this.codes = d.codes; this.scales = d.scales; this.summary = d.summary; this.viewCache = d.cache;
+    this.reversed = d.reversed;
+  }
+
   applySelected(sel) {  // a new view from Python (a shared link): no rerun back
     if (!sel) return;
+    if (sel.direction !== undefined && this.dirs[this.dir].id !== sel.direction) {
+      this.useDirection(sel.direction);
+      this.paintSummary();
+    }
     if (sel.layer !== undefined) this.layer = sel.layer;
     if (sel.head !== undefined) this.head = sel.head;
     if (sel.query !== undefined && sel.query !== null) this.pinQ = Math.min(sel.query, this.Q - 1);
@@ -197,15 +219,13 @@ class Explorer {
         return b;
       });
     };
+    this.dirPills = this.dirs.length > 1 ? pills("Reading", "direction", this.dirs.map((d) => d.id), arrow) : [];
     this.layerPills = pills("Layer", "layer", ["mean", ...Array.from({length: this.L}, (_, i) => i)],
                             (v) => v === "mean" ? "mean" : String(v));
     this.headPills = pills("Head", "head", ["mean", "max", ...Array.from({length: this.H}, (_, i) => i)],
                            (v) => String(v));
 
-    el("div", "aex-caption", root,
-       "Hover a word for where it looked; hover the picture or a matrix column for who looked there (bars: " +
-       "against the word that looked there most). " +
-       "Click (or tap) to pin; arrow keys move; Enter pins.");
+    this.caption = el("div", "aex-caption", root);
     this.tokenBox = el("div", "aex-tokens", root);
     this.tokenBox.tabIndex = 0;
     this.chips = this.h.labels.map((label, q) => {
@@ -234,7 +254,7 @@ class Explorer {
     this.readout = el("div", "aex-readout", left);
 
     const right = el("div", "aex-right", main);
-    el("div", "aex-subtitle", right, this.grid ? "token × patch (reading order)" : "token × key");
+    this.matTitle = el("div", "aex-subtitle", right);
     const mat = el("div", "aex-matrix", right);
     this.rowH = Math.max(10, Math.min(22, Math.floor(300 / this.Q)));
     const labels = el("div", "aex-rowlabels", mat);
@@ -307,7 +327,6 @@ class Explorer {
       for (let h = 0; h < this.H; h++) {
         const cell = el("div", "aex-cell", grid);
         cell.dataset.l = String(l); cell.dataset.h = String(h);
-        for (const name of names) cell.dataset[name] = String(this.summary[name][l * this.H + h]);
         cell.addEventListener("pointerenter", (e) => {
           this.preview = {layer: l, head: h};
           this.schedule("hover", e.timeStamp);
@@ -326,6 +345,7 @@ class Explorer {
       }
     }
     this.summaryGrid = grid;
+    this.summaryNames = names;
     const legend = el("div", "aex-legend", box);
     this.summaryLow = el("span", null, legend, "");
     const bar = el("canvas", "aex-legendbar aex-summarybar", legend);
@@ -340,12 +360,19 @@ class Explorer {
     this.summaryReadout = el("div", "aex-readout aex-summaryreadout", box, "");
   }
 
-  metricText(name) {  // one line: what the grid's number means
-    const keys = this.grid ? "patches" : "keys", key = this.grid ? "patch" : "key";
-    const one = this.Q === 1, whose = one ? `“${this.h.labels[0]}”` : "each token";
-    const avg = one ? "" : ", averaged over the tokens";
+  metricText(name) {  // one line: what the grid's number means (of the shown direction's queries)
+    let keys = this.grid ? "patches" : "keys", key = this.grid ? "patch" : "key", n = this.K;
+    const one = this.Q === 1;
+    let whose = one ? `“${this.h.labels[0]}”` : "each token", avg = one ? "" : ", averaged over the tokens";
+    if (this.reversed) {  // the patches ask, the words answer
+      keys = "words"; key = "word"; n = this.Q; whose = "each patch"; avg = ", averaged over the patches";
+    }
     if (name === "entropy") return `Entropy: how spread the weights of ${whose} are over the ${keys}, in bits ` +
-      `(0 = all on one ${key}, ${Math.log2(this.K).toFixed(1)} = even)${avg}.`;
+      `(0 = all on one ${key}, ${Math.log2(n).toFixed(1)} = even)${avg}.`;
+    if (name === "spread" && this.reversed) return `Mean distance: how far apart, in tokens along the text, the ` +
+      `words that ${whose} looks at lie from the weighted centre of its attention (0 = one word)${avg}.`;
+    if (name === "mass" && this.reversed) return `Cross-modal mass: the share of the attention of ${whose} that ` +
+      `lands on the words at all (1 = all of it; the rest stays in the image)${avg}.`;
     if (name === "spread") return `Mean distance: how far, in ${keys}, the ${keys} that ${whose} looks at lie ` +
       `from the weighted centre of its attention (0 = one spot)${avg}.`;
     if (name === "mass") return `Cross-modal mass: the share of the attention of ${whose} that lands on these ` +
@@ -369,6 +396,7 @@ class Explorer {
     for (const v of values) { if (v < lo) lo = v; if (v > hi) hi = v; }
     const span = hi - lo > 1e-9 * Math.max(1, Math.abs(hi)) ? hi - lo : 0;
     this.cells.forEach((cell, i) => {
+      for (const name of this.summaryNames) cell.dataset[name] = String(this.summary[name][i]);
       const v = values[i], t = span ? (v - lo) / span : 0.5, c = 3 * Math.round(Math.min(1, Math.max(0, t)) * 255);
       cell.style.background = `rgb(${LUT[c]},${LUT[c + 1]},${LUT[c + 2]})`;
       cell.dataset.value = String(v);
@@ -444,7 +472,12 @@ class Explorer {
   }
 
   switchTo(kind, value, e) {
-    if (kind === "layer") this.layer = value; else this.head = value;
+    if (kind === "direction") {
+      if (value === this.dirs[this.dir].id) return;
+      this.useDirection(value);
+      this.preview = null;
+      this.paintSummary();
+    } else if (kind === "layer") this.layer = value; else this.head = value;
     this.viewDirty = true;
     this.schedule("switch", e ? e.timeStamp : performance.now());
   }
@@ -470,6 +503,7 @@ class Explorer {
 
   send() {
     const sel = {layer: this.layer, head: this.head, query: this.pinQ, key: this.pinK};
+    if (this.dirs.length > 1) sel.direction = this.dirs[this.dir].id;
     this.root.dataset.sent = JSON.stringify(sel);
     if (this.setStateValue) this.setStateValue("selection", sel);
   }
@@ -496,7 +530,7 @@ class Explorer {
     const q = this.hoverQ ?? this.pinQ, k = this.hoverK ?? this.pinK;
     if (this.viewDirty) { this.paintControls(); this.viewDirty = false; }
     const shown = this.preview ?? {layer: this.layer, head: this.head};
-    const id = `${shown.layer}|${shown.head}`;
+    const id = `${this.dir}|${shown.layer}|${shown.head}`;
     if (id !== this.shownView) { this.paintMatrix(shown); this.shownView = id; }
     this.paintCells();
     const {m, max} = this.current;
@@ -526,15 +560,25 @@ class Explorer {
     let arg = 0;
     for (let i = 1; i < K; i++) if (row[i] > row[arg]) arg = i;
     const where = (key) => this.grid ? `patch (${Math.floor(key / this.grid[1])}, ${key % this.grid[1]})` : `key ${key}`;
-    this.readout.textContent = `“${this.h.labels[q]}” looked most at ${where(arg)}: ${row[arg].toFixed(3)}` +
-      (k === null ? "" : ` · ${where(k)}: ${row[k].toFixed(3)}`);
+    if (!this.reversed) {
+      this.readout.textContent = `“${this.h.labels[q]}” looked most at ${where(arg)}: ${row[arg].toFixed(3)}` +
+        (k === null ? "" : ` · ${where(k)}: ${row[k].toFixed(3)}`);
+    } else {  // row: how much each patch looked at word q; column k: patch k's own attention over the words
+      let best = 0;
+      if (k !== null) for (let i = 1; i < this.Q; i++) if (m[i * K + k] > m[best * K + k]) best = i;
+      this.readout.textContent = `The patch that looked most at “${this.h.labels[q]}”: ${where(arg)}: ` +
+        `${row[arg].toFixed(3)}` + (k === null ? " · hover a patch for the words it looked at" :
+          ` · ${where(k)} looked most at “${this.h.labels[best]}”: ${m[best * K + k].toFixed(3)}`);
+    }
     const name = (v, kind) => v === "mean" ? `mean over ${kind}s` : v === "max" ? `max over ${kind}s` : `${kind} ${v}`;
     const pinned = `token “${this.h.labels[this.pinQ]}”` + (this.pinK === null ? "" : ` · ${where(this.pinK)}`);
     const previewing = this.preview ? ` · previewing layer ${this.preview.layer} · head ${this.preview.head}` : "";
-    this.status.textContent = `${name(this.layer, "layer")} · ${name(this.head, "head")} · pinned: ${pinned}` +
-      previewing;
+    const direction = this.dirs.length > 1 ? `${arrow(this.dirs[this.dir].id)} · ` : "";
+    this.status.textContent = `${direction}${name(this.layer, "layer")} · ${name(this.head, "head")} · ` +
+      `pinned: ${pinned}` + previewing;
     const d = this.root.dataset;
     d.layer = String(this.layer); d.head = String(this.head);
+    d.direction = this.dirs[this.dir].id ?? "";
     d.previewLayer = this.preview ? String(this.preview.layer) : "";
     d.previewHead = this.preview ? String(this.preview.head) : "";
     d.query = String(q); d.key = k === null ? "" : String(k);
@@ -546,7 +590,19 @@ class Explorer {
   }
 
   paintControls() {  // the pills and the head tiles follow the chosen layer and head (not a grid preview)
-    this.layerPills.forEach((b) => b.classList.toggle("on", b.dataset.value === String(this.layer)));
+    this.dirPills.forEach((b) => b.classList.toggle("on", b.dataset.value === String(this.dirs[this.dir].id)));
+    if (!this.reversed) {
+      this.caption.textContent = "Hover a word for where it looked; hover the picture or a matrix column for who " +
+        "looked there (bars: against the word that looked there most). " +
+        "Click (or tap) to pin; arrow keys move; Enter pins.";
+      this.matTitle.textContent = this.grid ? "token × patch (reading order)" : "token × key";
+    } else {
+      this.caption.textContent = "Now each patch asks. Hover the picture or a matrix column: the bars show how " +
+        "much that patch looked at each word (its own attention row; bars against the word it looked at most). " +
+        "Hover a word: the picture shows how much each patch looked at it. " +
+        "Click (or tap) to pin; arrow keys move; Enter pins.";
+      this.matTitle.textContent = "word × patch (reading order): a column is one patch's attention over the words";
+    }    this.layerPills.forEach((b) => b.classList.toggle("on", b.dataset.value === String(this.layer)));
     this.headPills.forEach((b) => b.classList.toggle("on", b.dataset.value === String(this.head)));
     this.tileMaps = this.layerHeads(this.layer);
     this.tileMax = this.tileMaps.map((a) => { let x = 0; for (let i = 0; i < a.length; i++) if (a[i] > x) x = a[i]; return x || 1; });
@@ -638,7 +694,10 @@ class Explorer {
     scores.sort((x, y) => x[0] - y[0]);
     scores.forEach(([, h], rank) => { this.tiles[h].style.order = String(rank); });
     const layer = this.layer === "mean" ? "the mean over layers" : `layer ${this.layer}`;
-    this.headsTitle.textContent = `Every head of ${layer} for “${this.h.labels[q]}”, most focused first ` +
+    this.headsTitle.textContent = this.reversed ?
+      `Every head of ${layer}: how much each patch looked at “${this.h.labels[q]}”, most concentrated first ` +
+      `(entropy of those weights, renormalised over the patches; click a head to show it)` :
+      `Every head of ${layer} for “${this.h.labels[q]}”, most focused first ` +
       `(entropy of its weights over the ${this.grid ? "patches" : "keys"}; click a head to show it)`;
   }
 }

@@ -101,9 +101,7 @@ class FusionResult:
         """(S,) a permutation of the stream: text tokens and image CLS stay, patches sorted row by row. Apply it to
         both axes of an attention matrix to show the patches in reading order instead of ViLT's shuffled one."""
         first_patch = self.n_text + vilt.IMAGE_TOKENS.n_prefix
-        rows, cols = self.grid
-        by_position = np.argsort(self.patch_positions[:, 0] * cols + self.patch_positions[:, 1], kind="stable")
-        return np.concatenate([np.arange(first_patch), first_patch + by_position])
+        return np.concatenate([np.arange(first_patch), self._patch_tokens()])
 
     def stream_rows(self) -> list[StreamRow]:
         """The joint stream as ViLT sees it, one row per token: its label, modality (the token-type embedding
@@ -121,11 +119,21 @@ class FusionResult:
     def text_to_patch_maps(self) -> AttentionMaps:
         """(L, H, n_text, rows * cols): every text token's attention on the image patches, the patches in reading
         order (ViLT's shuffled order undone), for views that index patches row by row."""
-        first_patch = self.n_text + vilt.IMAGE_TOKENS.n_prefix
-        rows, cols = self.grid
-        by_position = np.argsort(self.patch_positions[:, 0] * cols + self.patch_positions[:, 1], kind="stable")
-        weights = np.ascontiguousarray(self.attentions[:, :, : self.n_text, first_patch + by_position])
+        weights = np.ascontiguousarray(self.attentions[:, :, : self.n_text, self._patch_tokens()])
         return AttentionMaps(weights, self.tokens[: self.n_text], self.patches)
+
+    def patch_to_text_maps(self) -> AttentionMaps:
+        """(L, H, rows * cols, n_text): every image patch's attention on the text tokens (the image -> text block,
+        image CLS left out), the patches (now the queries) in reading order: ViLT's shuffled order undone."""
+        weights = np.ascontiguousarray(self.attentions[:, :, self._patch_tokens(), : self.n_text])
+        return AttentionMaps(weights, self.patches.labels(), self.patches, key_labels=self.tokens[: self.n_text],
+                             grid_side="queries")
+
+    def _patch_tokens(self) -> np.ndarray:
+        """(rows * cols,) the stream index of each patch's token, patches in reading order."""
+        first_patch = self.n_text + vilt.IMAGE_TOKENS.n_prefix
+        cols = self.grid[1]
+        return first_patch + np.argsort(self.patch_positions[:, 0] * cols + self.patch_positions[:, 1], kind="stable")
 
     def text_to_patches(self, matrix: np.ndarray, text_index: int) -> np.ndarray:
         """(S, S) matrix, a text token -> (rows, cols): its attention on each patch, placed by patch_index."""

@@ -1,9 +1,11 @@
 """A test harness for the attention explorer (tests/browser/test_browser_explorer.py, bench/browser.py):
-`streamlit run tests/browser/explorer_app.py`. Two explorers: the bundled BLIP's real cross-attention on a shapes scene,
-and a full-size BLIP-shaped payload (12 layers x 12 heads x 10 tokens x 576 patches on a 24 x 24 grid) of random
-but structured weights. Every script run adds one to a counter shown on the page, so a test sees any rerun; a pin
-is shown as text and written into the URL (the pages do that with deep_link.publish). The page runs only under
-`streamlit run` (__main__), so a test can import full_size_maps to check the explorer's numbers against."""
+`streamlit run tests/browser/explorer_app.py`. Three explorers: the bundled BLIP's real cross-attention on a shapes
+scene; the bundled ViLT's joint attention both ways (`?only=fusion`: text -> image and image -> text, with a fixed
+patch shuffle, so a test recomputes the same numbers with fusion_result); and a full-size BLIP-shaped payload (12
+layers x 12 heads x 10 tokens x 576 patches on a 24 x 24 grid) of random but structured weights. Every script run
+adds one to a counter shown on the page, so a test sees any rerun; a pin is shown as text and written into the URL
+(the pages do that with deep_link.publish). The page runs only under `streamlit run` (__main__), so a test can import
+full_size_maps and fusion_result to check the explorer's numbers against."""
 from __future__ import annotations
 
 import json
@@ -50,6 +52,24 @@ def full_size_maps(seed: int = 0) -> np.ndarray:
 
 
 cached_maps = st.cache_data(full_size_maps)
+FUSION_QUESTION = "what color is the circle?"
+
+
+def fusion_result():
+    """The bundled ViLT on the harness's scene. ViLT shuffles its patch tokens on every forward: torch seed 0 fixes
+    the shuffle, so a test process gets the same result (and the same numbers to check the browser against)."""
+    import torch
+
+    from core.concepts import early_fusion
+    from core.models import registry
+
+    loaded = registry.load("bundled", "fusion")
+    torch.manual_seed(0)
+    return early_fusion.fuse(loaded.model, loaded.processor, images.load_image(images.sample_png(SCENE)),
+                             FUSION_QUESTION)
+
+
+cached_fusion = st.cache_resource(fusion_result)
 
 
 @st.cache_data
@@ -66,9 +86,14 @@ def main() -> None:
     which = st.query_params.get("only", "both")
     if which in ("both", "bundled"):
         result = models.ask("bundled", images.sample_png(SCENE), "what color is the circle?")
-        pinned = explorer_for(result.token_patch_maps(), key="explorer_bundled", selected={"layer": result.token_patch_matrix.shape[0] - 1,
-                                                                "head": HEAD_MEAN, "query": 1})
+        pinned = explorer_for(result.token_patch_maps(), key="explorer_bundled",
+                              selected={"layer": result.token_patch_matrix.shape[0] - 1, "head": HEAD_MEAN, "query": 1})
         st.text(f"pinned explorer_bundled: {json.dumps(pinned, default=str)}")
+    if which == "fusion":
+        fused = cached_fusion()
+        pinned_fusion = explorer_for(fused.text_to_patch_maps(), key="explorer_fusion", title="Bundled ViLT both ways",
+                                     reverse=fused.patch_to_text_maps())
+        st.text(f"pinned explorer_fusion: {json.dumps(pinned_fusion, default=str)}")
     if which in ("both", "big"):
         pinned_big = explorer_for(AttentionMaps(cached_maps(), BIG_TOKENS, PatchGrid.of(full_size_image(), 16)),
                                   key="explorer_big",

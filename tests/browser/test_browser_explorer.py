@@ -360,3 +360,181 @@ def test_caption_mode_carries_the_explorer_over_the_written_words(browser):
         page.get_by_text(f"Looking at the image to write “{words[2].strip()}”").wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "explorer-caption.png"), full_page=True)
         page.close()
+
+
+# ---- early fusion's two directions: text -> image and image -> text ---------------------------------------------
+FUSION = "explorer_fusion"
+
+
+def _lut() -> np.ndarray:
+    """(256, 3) the explorer's Viridis lookup table, built as attention_explorer.js builds it."""
+    stops = [(p, *(int(c[i:i + 2], 16) for i in (1, 3, 5))) for p, c in COLORSCALE_STOPS]
+    out = np.zeros((256, 3))
+    for i in range(256):
+        t, j = i / 255, 0
+        while j < len(stops) - 2 and t > stops[j + 1][0]:
+            j += 1
+        (p0, *c0), (p1, *c1) = stops[j], stops[j + 1]
+        f = min(1, max(0, (t - p0) / (p1 - p0))) if p1 > p0 else 0
+        out[i] = np.round(np.array(c0) + f * (np.array(c1) - np.array(c0)))
+    return out
+
+
+def _heat_levels(page, name: str) -> np.ndarray:
+    """The heatmap the explorer paints over the image, one pixel per patch (its offscreen canvas), as colour-scale
+    levels 0-255: each pixel's nearest Viridis entry."""
+    rgb = np.array(page.evaluate(f"""() => {{ const c = window.__aex[{name!r}].heatCanvas;
+        return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }}""")).reshape(-1, 4)[:, :3]
+    return np.abs(rgb[:, None, :] - _lut()[None]).sum(axis=-1).argmin(axis=1)
+
+
+@pytest.fixture(scope="module")
+def fused():
+    from tests.browser.explorer_app import fusion_result
+
+    return fusion_result()
+
+
+@pytest.fixture(scope="module")
+def fusion_page(server, browser):
+    page = browser.new_page(viewport={"width": 1300, "height": 1500})
+    page.goto(server + "/?only=fusion")
+    wait_for_explorer(page, FUSION)
+    page.wait_for_timeout(1500)
+    yield page
+    page.close()
+
+
+def test_image_to_text_a_patch_shows_its_own_row_and_a_word_paints_its_column_without_a_rerun(fusion_page, fused):
+    """Switch to image -> text; hover a patch: each word's bar is how much THAT patch looked at the word (the patch's
+    row of ViLT's image -> text block, recomputed here with numpy, reading order); hover a word: the heatmap is how
+    much each patch looked at it (a column), on the view's fixed colour scale. None of it reruns the script."""
+    page, root = fusion_page, explorer(fusion_page, FUSION)
+    runs = _runs(page)
+    rows, cols = fused.grid
+    n_text, first = fused.n_text, fused.n_text + 1
+    assert root.get_attribute("data-direction") == "text->image"
+    assert root.locator('.aex-pills[data-kind="direction"] .aex-pill').all_inner_texts() == ["text → image",
+                                                                                               "image → text"]
+    root.locator('.aex-pill[data-value="image->text"]').click()
+    page.wait_for_function("(el) => el.dataset.direction === 'image->text'", arg=root.element_handle())
+    matrix = fused.attentions[-1].mean(axis=0)  # (S, S): the opening view, last layer, mean over heads
+    scales = fused.patch_to_text_maps().weights[-1].max(axis=(1, 2))  # each head's own quantisation step x 255
+    tolerance = float(scales.max()) / 510 + 1e-6
+    view_max = max(matrix[first + t, :n_text].max() for t in range(rows * cols))  # image->text block's max
+    assert float(root.get_attribute("data-view-max")) == pytest.approx(view_max, abs=tolerance)  # within a step
+    for index in (0, rows * cols // 2 + 1, rows * cols - 1):
+        token = first + int(np.flatnonzero((fused.patch_positions[:, 0] == index // cols)
+                                           & (fused.patch_positions[:, 1] == index % cols))[0])
+        expected = matrix[token, :n_text]  # that patch's attention over the words (ViLT's stream order undone)
+        paints = int(root.get_attribute("data-paints"))
+        page.mouse.move(*_patch_centre_on(root, index, rows, cols))
+        _settled(page, root, paints)
+        assert root.get_attribute("data-hovered-patch") == str(index)
+        bars = [float(v) for v in root.locator(".aex-chip").evaluate_all("(cs) => cs.map((c) => c.dataset.value)")]
+        np.testing.assert_allclose(bars, expected, atol=tolerance)
+        widths = root.locator(".aex-chip .aex-bar i").evaluate_all("(bs) => bs.map((b) => parseFloat(b.style.width))")
+        assert widths[int(np.argmax(bars))] == pytest.approx(100.0)  # against the word that patch read most
+        r, c = divmod(index, cols)
+        best = fused.tokens[int(np.argmax(expected))]
+        assert f"patch ({r}, {c}) looked most at “{best}”" in root.locator(".aex-left .aex-readout").inner_text()
+    word = 2
+    paints = int(root.get_attribute("data-paints"))
+    root.locator(f'.aex-chip[data-q="{word}"]').hover()
+    _settled(page, root, paints)
+    assert root.get_attribute("data-hovered-token") == str(word)
+    column = np.zeros(rows * cols)  # how much each patch looked at the word, placed by its (row, col)
+    for token, (r, c) in enumerate(fused.patch_positions):
+        column[r * cols + c] = matrix[first + token, word]
+    expected_levels = np.round(np.minimum(1, column / view_max) * 255)
+    assert np.abs(_heat_levels(page, FUSION) - expected_levels).max() <= 3  # one colour scale: the view's max
+    assert column[int(root.get_attribute("data-heat-argmax"))] >= column.max() - tolerance
+    assert _runs(page) == runs
+
+
+def _patch_centre_on(root, index: int, rows: int, cols: int) -> tuple[float, float]:
+    box = root.locator(".aex-image").bounding_box()
+    r, c = divmod(index, cols)
+    return box["x"] + (c + 0.5) * box["width"] / cols, box["y"] + (r + 0.5) * box["height"] / rows
+
+
+def test_image_to_text_keeps_the_grid_tiles_keyboard_and_reports_the_direction_on_a_pin(fusion_page, fused):
+    page, root = fusion_page, explorer(fusion_page, FUSION)
+    if root.get_attribute("data-direction") != "image->text":
+        root.locator('.aex-pill[data-value="image->text"]').click()
+    page.wait_for_function("(el) => el.dataset.direction === 'image->text'", arg=root.element_handle())
+    rows, cols = fused.grid
+    back = fused.patch_to_text_maps().weights  # (L, H, patches, words)
+    runs = _runs(page)
+    mass = back.sum(axis=-1).mean(axis=-1)  # (L, H): the share of a patch's attention on the words
+    root.locator(".aex-summary select").select_option("mass")
+    page.wait_for_function("(el) => el.querySelector('.aex-sgrid').dataset.metric === 'mass'",
+                           arg=root.element_handle())
+    L, H = back.shape[:2]
+    got = np.array(root.locator(".aex-cell").evaluate_all("(cs) => cs.map((c) => Number(c.dataset.value))"))
+    np.testing.assert_allclose(got.reshape(L, H), mass, rtol=1e-5)
+    assert "words" in root.locator(".aex-summarynote").inner_text()
+    root.locator('.aex-pill[data-value="text->image"]').click()  # the grid follows the direction
+    page.wait_for_function("(el) => el.dataset.direction === 'text->image'", arg=root.element_handle())
+    text_mass = fused.text_to_patch_maps().weights.sum(axis=-1).mean(axis=-1)
+    got = np.array(root.locator(".aex-cell").evaluate_all("(cs) => cs.map((c) => Number(c.dataset.value))"))
+    np.testing.assert_allclose(got.reshape(L, H), text_mass, rtol=1e-5)
+    root.locator('.aex-pill[data-value="image->text"]').click()
+    page.wait_for_function("(el) => el.dataset.direction === 'image->text'", arg=root.element_handle())
+    root.locator(".aex-summary select").select_option("entropy")
+    assert root.locator(".aex-tile").count() == H and root.locator(".aex-tile canvas").first.get_attribute(
+        "width") == str(cols)
+    root.locator('.aex-pills[data-kind="layer"] .aex-pill[data-value="1"]').click()
+    root.locator('.aex-tile[data-h="2"]').click()
+    page.wait_for_function("(el) => el.dataset.head === '2' && el.dataset.layer === '1'", arg=root.element_handle())
+    assert float(root.get_attribute("data-view-max")) == pytest.approx(back[1, 2].max(), rel=1e-4)
+    page.mouse.move(5, 5)
+    root.locator(".aex-image").focus()
+    root.locator(".aex-image").press("ArrowDown")
+    page.wait_for_function(f"(el) => el.dataset.pinnedKey === '{cols}'", arg=root.element_handle())
+    root.locator(".aex-image").press("ArrowRight")
+    page.wait_for_function(f"(el) => el.dataset.pinnedKey === '{cols + 1}'", arg=root.element_handle())
+    bars = [float(v) for v in root.locator(".aex-chip").evaluate_all("(cs) => cs.map((c) => c.dataset.value)")]
+    np.testing.assert_allclose(bars, back[1, 2, cols + 1], atol=float(back[1, 2].max()) / 510 + 1e-6)
+    assert _runs(page) == runs  # nothing so far asked Python
+    root.locator('.aex-chip[data-q="1"]').click()  # pin: word 1, the patch the keyboard chose, image -> text
+    page.get_by_text('"direction": "image->text"').first.wait_for(timeout=30_000)
+    pinned = json.loads(page.get_by_text("pinned explorer_fusion:").inner_text().split(":", 1)[1])
+    assert pinned == {"layer": 1, "head": 2, "query": 1, "key": cols + 1, "direction": "image->text"}
+    assert _runs(page) != runs
+    assert root.get_attribute("data-direction") == "image->text"  # the rerun kept the explorer as it was
+    page.screenshot(path=str(ARTIFACTS / "explorer-image-to-text-harness.png"), full_page=True)
+
+
+def test_the_early_fusion_page_switches_to_image_to_text_in_the_browser_and_a_pin_moves_its_link(browser):
+    """The real page: the direction switch and the hovers send nothing to the server; a pin in image -> text moves
+    the page's layer, head, token and patch (its URL)."""
+    with serve(str(ROOT / "app.py")) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        sent: list = []
+        page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
+        page.goto(url + "/?page=early-fusion")
+        root = wait_for_explorer(page, "fusion_explorer")
+        page.wait_for_timeout(2000)
+        before = len(sent)
+        root.locator('.aex-pill[data-value="image->text"]').click()
+        page.wait_for_function("(el) => el.dataset.direction === 'image->text'", arg=root.element_handle())
+        cols = int(root.locator(".aex-tile canvas").first.get_attribute("width"))
+        rows = int(root.locator(".aex-tile canvas").first.get_attribute("height"))
+        index = (rows // 2) * cols + cols // 2
+        paints = int(root.get_attribute("data-paints"))
+        root.locator(".aex-image").scroll_into_view_if_needed()
+        page.mouse.move(*_patch_centre_on(root, index, rows, cols))
+        _settled(page, root, paints)
+        bars = [float(v) for v in root.locator(".aex-chip").evaluate_all("(cs) => cs.map((c) => c.dataset.value)")]
+        assert len(bars) >= 3 and 0 < sum(bars) <= 1 + 1e-3  # a patch's share on the words: part of its row
+        root.screenshot(path=str(ARTIFACTS / "explorer-early-fusion-image-to-text.png"))
+        assert len(sent) == before  # switching and hovering asked the server for nothing
+        page.mouse.click(*_patch_centre_on(root, index, rows, cols))
+        page.wait_for_function(f"() => new URLSearchParams(location.search).get('patch') === '{index}'",
+                               timeout=60_000)
+        assert len(sent) > before  # the pin reached Python
+        query = parse_qs(urlsplit(page.url).query)
+        assert query["token"] == [root.get_attribute("data-pinned-query")] and query["head"] == ["mean"]
+        assert root.get_attribute("data-direction") == "image->text"
+        page.close()

@@ -102,6 +102,56 @@ def test_the_payload_carries_the_summaries_of_the_float_maps():
     np.testing.assert_allclose(decoded.summary["mass"], 0.7, rtol=1e-5)
 
 
+def test_the_reverse_direction_is_stored_transposed_with_its_own_scales_and_summaries():
+    """Image -> text: (L, H, patches, words) reading maps ride in the same payload, transposed to the explorer's
+    words x patches layout, each view quantised on its own max, summaries from the untransposed float maps."""
+    forward = softmax_maps((3, 2, 4, 6), seed=7)  # 4 words reading a 2 x 3 grid
+    back = softmax_maps((3, 2, 6, 4), seed=8) * 0.4  # each of the 6 patches reading the 4 words (0.4 of its row)
+    data = payload.encode(forward, list("abcd"), (2, 3), reverse=back)
+    decoded = payload.decode(data)
+    assert decoded.header["directions"] == ["text->image", "image->text"]
+    np.testing.assert_allclose(decoded.maps, forward, atol=float(forward.max()) / payload.LEVELS)
+    reverse = decoded.reverse
+    assert reverse.codes.shape == (3, 2, 4, 6)  # words x patches, as the forward maps
+    np.testing.assert_allclose(reverse.scales, back.max(axis=(2, 3)), rtol=1e-6)
+    step = reverse.scales[:, :, None, None] / payload.LEVELS
+    assert (np.abs(reverse.reading_maps - back) <= step / 2 + 1e-7).all()
+    np.testing.assert_array_equal(reverse.codes[1, 0, 2, 5], payload.quantise(back)[0][1, 0, 5, 2])  # [q, k] = [k, q]
+    expected = payload.head_summaries(back, None)  # a patch's weights over the words: the words on a strip
+    for name in payload.SUMMARIES:
+        np.testing.assert_array_equal(reverse.summary[name], expected[name])
+    np.testing.assert_allclose(reverse.summary["mass"], 0.4, rtol=1e-5)
+    alone = payload.decode(payload.encode(forward, list("abcd"), (2, 3)))
+    assert alone.reverse is None and alone.header["directions"] is None
+    assert alone.header["digest"] != decoded.header["digest"]  # another result: the browser starts over
+    assert len(data) - len(payload.encode(forward, list("abcd"), (2, 3))) < back.size + 200  # one byte a weight
+    with pytest.raises(ValueError, match="reverse maps"):
+        payload.encode(forward, list("abcd"), (2, 3), reverse=back[:, :, :, :3])
+
+
+def test_the_early_fusion_payload_carries_vilts_image_to_text_rows_in_reading_order():
+    """The bundled ViLT through the section's maps into the payload: the reverse direction's row for patch (r, c) is
+    numpy's slice of ViLT's joint attention at the token that carries that patch (shuffled order undone)."""
+    from PIL import Image
+
+    from core.concepts import early_fusion
+    from tests.models import bundled
+
+    vilt = bundled("fusion")
+    result = early_fusion.fuse(vilt.model, vilt.processor, Image.new("RGB", (96, 64), "gray"), "what color is it?")
+    text, back = result.text_to_patch_maps(), result.patch_to_text_maps()
+    decoded = payload.decode(payload.encode(text.weights, text.queries, result.grid, result.patches.image,
+                                            reverse=back.weights))
+    rows, cols = result.grid
+    first = result.n_text + 1  # the text, then the image CLS, then the patches in ViLT's shuffled order
+    for layer, head in [(0, 0), (2, 3), (-1, -1)]:
+        matrix = result.attentions[layer, head]  # (S, S)
+        got = decoded.reverse.reading_maps[layer, head]  # (patches, words)
+        step = float(decoded.reverse.scales[layer, head]) / payload.LEVELS
+        for token, (r, c) in enumerate(result.patch_positions):
+            np.testing.assert_allclose(got[r * cols + c], matrix[first + token, : result.n_text], atol=step / 2 + 1e-7)
+
+
 @pytest.mark.parametrize("bad, message", [
     (dict(maps=np.ones((2, 3, 4))), "layers, heads"),
     (dict(labels=["a"]), "query labels"),
@@ -132,3 +182,40 @@ def test_the_wrapper_mounts_in_apptest_and_returns_none_before_a_pin():
     at = AppTest.from_function(_app, default_timeout=120).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.text[0].value == "picked: None"
+
+
+def _both_ways_app():
+    import numpy as np
+    import streamlit as st
+
+    from components.sections.explorer_section import explorer_for
+    from core.attention.maps import AttentionMaps
+    from core.attention.patch_grid import PatchGrid
+
+    grid = PatchGrid.of(np.zeros((8, 8, 3), np.uint8), 4)  # 2 x 2 patches of 4 px
+    words = AttentionMaps(np.full((2, 2, 3, 4), 0.25, dtype=np.float32), ["a", "b", "c"], grid)
+    patches = AttentionMaps(np.full((2, 2, 4, 3), 0.3, dtype=np.float32), grid.labels(), grid,
+                            key_labels=["a", "b", "c"], grid_side="queries")
+    picked = explorer_for(words, key="ex", reverse=patches, selected={"direction": "image->text", "query": 1})
+    st.text(f"picked: {picked}")
+    try:
+        explorer_for(patches, key="wrong")
+    except ValueError as error:
+        st.text(f"refused: {error}")
+
+
+def test_the_wrapper_takes_both_directions_and_refuses_patch_queries_as_the_first_maps():
+    at = AppTest.from_function(_both_ways_app, default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.text[0].value == "picked: None"
+    assert at.text[1].value.startswith("refused: ")
+
+
+def test_a_selection_keeps_its_direction_on_the_way_in_and_out():
+    from components.widgets.attention_explorer import _plain, _typed
+    from core.attention import Reduce
+
+    sel = {"layer": 3, "head": "mean", "query": 1, "key": 7, "direction": "image->text"}
+    assert _typed(sel) == {"layer": 3, "head": Reduce.MEAN, "query": 1, "key": 7, "direction": "image->text"}
+    assert _plain({**sel, "head": Reduce.MEAN, "layer": np.int64(3)}) == sel
+    assert "direction" not in _typed({**sel, "direction": "sideways"})  # only the two names travel

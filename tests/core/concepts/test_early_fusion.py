@@ -29,7 +29,7 @@ def test_the_four_blocks_reassemble_the_joint_matrix():
     blocks = result.blocks(matrix)
     rebuilt = np.block([[blocks.text_text, blocks.text_image], [blocks.image_text, blocks.image_image]])
     assert np.array_equal(rebuilt, matrix)
-    assert np.array_equal(blocks.reassembled(), matrix)  # no token lost, none counted twice, none moved to another block
+    assert np.array_equal(blocks.reassembled(), matrix)  # no token lost, none counted twice, none in another block
 
 
 def test_answers_come_from_the_model_and_match_a_plain_forward():
@@ -129,3 +129,33 @@ def test_text_to_patch_maps_put_vilts_shuffled_patches_back_in_reading_order():
     matrix = result.attentions[-1, -1]
     for token in range(result.n_text):  # the same as the page's per-token grid, which places patches by position
         assert np.array_equal(maps[-1, -1, token].reshape(rows, cols), result.text_to_patches(matrix, token))
+
+
+def test_patch_to_text_maps_are_each_patchs_row_over_the_words_in_reading_order():
+    """Image -> text: the queries are the patches (reading order, ViLT's shuffle undone), the keys the text tokens;
+    row p(r,c) is the token that carries patch (r, c) reading the words, as the page's per-patch bars read it."""
+    vilt = bundled("fusion")
+    result = early_fusion.fuse(vilt.model, vilt.processor, Image.new("RGB", (96, 64), "gray"), "what color is it?")
+    maps = result.patch_to_text_maps()
+    rows, cols = result.grid
+    assert maps.grid_side == "queries" and maps.patches is result.patches
+    assert maps.queries == result.patches.labels() and maps.keys == result.tokens[: result.n_text]
+    assert maps.weights.shape == (*result.attentions.shape[:2], rows * cols, result.n_text)
+    order = result.reading_order()  # the page's joint matrix in reading order: its image -> text block, CLS dropped
+    for layer, head in [(0, 0), (-1, -1), (1, 2)]:
+        joint = result.attentions[layer, head][np.ix_(order, order)]
+        np.testing.assert_array_equal(maps.weights[layer, head], joint[result.n_text + 1:, : result.n_text])
+    matrix = result.attentions[-1, -1]
+    for index in range(rows * cols):
+        r, c = divmod(index, cols)
+        np.testing.assert_array_equal(maps.weights[-1, -1, index], result.patch_to_text(matrix, r, c))
+    assert not np.array_equal(result.patch_positions[:, 0] * cols + result.patch_positions[:, 1],
+                              np.arange(rows * cols))  # ViLT did shuffle: reading order was work to restore
+    text_maps = result.text_to_patch_maps()  # the two directions are different blocks of the same matrix
+    assert not np.allclose(maps.weights.transpose(0, 1, 3, 2), text_maps.weights)
+    word = 1  # key_on_grid: how much each patch looked at one word, placed on the grid
+    np.testing.assert_array_equal(maps.key_on_grid(word, 3, 1), maps.weights[3, 1, :, word].reshape(rows, cols))
+    with pytest.raises(ValueError, match="queries are not image patches"):
+        text_maps.key_on_grid(word, 0, 0)
+    with pytest.raises(ValueError, match="keys are not image patches"):
+        maps.on_grid(0, 0, 0)
