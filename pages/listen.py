@@ -49,7 +49,7 @@ matrix = heard.alignment_mean() if which == TIMING else select(heard.cross_atten
 token = heard.words[word].token_span[0] if heard.words else 0
 spectrogram_section(heard, matrix, "timing-heads" if which == TIMING else f"layer-{layer}_head-{head}", token,
                     PAGE.keys, sound.sample)
-st.caption(f"Timing heads (layer, head): {', '.join(f'({l}, {h})' for l, h in heard.alignment_heads)}.")
+st.caption(f"Timing heads (layer, head): {heard.timing_heads_label()}.")
 listening_explanations_section(inputs.pack, sound.wav, role, heard, token, layer, head)
 with st.expander("Every layer and head at a glance, in your browser: hover a token, click to pin"):
     explorer_for(heard.token_frame_maps(), key=PAGE.key("explorer"),
@@ -57,7 +57,8 @@ with st.expander("Every layer and head at a glance, in your browser: hover a tok
 deep_link.publish(layer=layer, head=head, token=token)
 
 st.header("The math, with this model's real numbers")
-math_layer, math_head = (layer, head) if isinstance(layer, int) and isinstance(head, int) else heard.alignment_heads[0]
+math_layer, math_head = (layer, head) if isinstance(layer, int) and isinstance(head, int) else (
+    heard.sharpest_timing_head(token))
 loudest = int(heard.cross_attention[math_layer, math_head, token].argmax())
 frame = st.slider("Audio frame (20 ms each)", 0, heard.frames - 1, loudest, key=PAGE.key("frame"))
 listening_math_section(models.listening_math(inputs.pack, sound.wav, role, tuple(heard.decoder_ids), math_layer,

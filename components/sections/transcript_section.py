@@ -25,5 +25,5 @@ def transcript_section(heard: Listening, sound: Sound, key: str) -> int:
     left.audio(sound.wav, format="audio/wav", start_time=chosen.start)
     right.caption(f"“{escape_markdown(chosen.word)}”: {chosen.start:.2f}–{chosen.end:.2f} s, where the "
                   "cross-attention of its tokens walks along the sound (dynamic time warping over the timing heads, "
-                  "as Whisper does). The player starts there.")
+                  "as Whisper does), its edges moved onto the sound it spans. The player starts there.")
     return word

@@ -1,8 +1,8 @@
 """Listening: the same cross-attention as image captioning, with audio frames as the keys and values.
 
 Whisper's decoder writes the transcript one token at a time; every token's query attends over the encoder's audio
-frames (20 ms each). Averaged over the alignment heads, that attention walks along the speech, so dynamic time
-warping over it gives each word a start and an end.
+frames (20 ms each). Averaged over the timing heads, that attention walks along the speech, so dynamic time
+warping over it places each word; its edges are then snapped to where there is sound (whisper.snap_to_voice).
 
 `listen(model, processor, audio, model_label)` is the page's one computation: transcript, token x frame
 cross-attention trimmed to the clip, alignment heads, word times, and the log-mel the encoder read. The model and
@@ -17,7 +17,7 @@ import numpy as np
 from core.analysis.cost import Cost
 from core.attention.maps import AttentionMaps
 from core.models import whisper
-from core.models.whisper import FRAME_SECONDS, MEL_PER_FRAME, SAMPLE_RATE, Word
+from core.models.whisper import FRAME_SECONDS, MEL_PER_FRAME, SAMPLE_RATE, Word, is_multilingual
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,17 @@ class Listening:
         """The text tokens' cross-attention on the audio frames (20 ms each), labelled by their start time."""
         return AttentionMaps(self.cross_attention, self.tokens, key_labels=[f"{t:.2f} s" for t in self.frame_times()])
 
+    def timing_heads_label(self) -> str:
+        """The timing heads in words: "every head of the 6 decoder layers (48)" or "(layer, head), ..."."""
+        layers, heads = self.cross_attention.shape[:2]
+        if len(self.alignment_heads) == layers * heads:
+            return f"every head of the {layers} decoder layers ({layers * heads})"
+        return ", ".join(f"({layer}, {head})" for layer, head in self.alignment_heads)
+
+    def sharpest_timing_head(self, token: int) -> tuple[int, int]:
+        """The timing head whose attention for `token` peaks highest on one frame (the clearest example)."""
+        return max(self.alignment_heads, key=lambda lh: float(self.cross_attention[lh[0], lh[1], token].max()))
+
     def alignment_mean(self) -> np.ndarray:
         """(S, frames): the alignment heads' mean cross-attention, what word timing reads."""
         return alignment_mean(self.cross_attention, self.alignment_heads)
@@ -82,21 +93,25 @@ def alignment_mean(cross_attention: np.ndarray, heads: list[tuple[int, int]]) ->
     return np.mean([cross_attention[layer, head] for layer, head in heads], axis=0)
 
 
-HEAD_SETS = ("auto", "alignment", "last2")
+HEAD_SETS = ("auto", "all", "alignment", "last2")
 
 
 def timing_heads(model, which: str = "auto") -> list[tuple[int, int]]:
-    """"alignment": OpenAI's alignment heads (from the package's config); "last2": every head of the last two
-    decoder layers; "auto": the set that timed words best here on the word-by-word samples (13 words with known
-    times): the alignment heads for tiny.en (13/13 word centres inside their spans, mean onset error 0.22 s vs
-    0.29 s for last2), the last two layers for the multilingual base (13/13 and 0.27 s, vs 12/13 and 0.38 s)."""
+    """"all": every decoder head; "alignment": OpenAI's alignment heads (from the package's config); "last2": every
+    head of the last two decoder layers; "auto": the set that timed words best on the calibration speech (the two
+    word-by-word sample clips and core/inputs/speech_samples.py TIMING_CALIBRATION, 80 words), with the voiced snap:
+    base (multilingual) "alignment", true centres inside the span 78/80 (all 77, last2 75), predicted centres inside
+    the true word 79/80 (77, 75); tiny.en "all", 79/79 and 79/79 (alignment 78 and 78, last2 79 and 79). The
+    held-out sentences (TIMING_HELD_OUT) are for reporting only: `python -m core.evaluate --speech`."""
     if which == "auto":
-        which = "last2" if model.generation_config.is_multilingual else "alignment"
+        which = "alignment" if is_multilingual(model) else "all"
+    if which == "all":
+        return whisper.all_heads(model)
     if which == "alignment":
         return whisper.alignment_heads(model)
     if which == "last2":
         return whisper.last_layer_heads(model, 2)
-    raise ValueError(f"unknown head set {which!r}: 'alignment' or 'last2'")
+    raise ValueError(f"unknown head set {which!r}: one of {', '.join(HEAD_SETS)}")
 
 
 def listen(model, processor, audio: np.ndarray, model_label: str, language: str = "en",
@@ -112,6 +127,7 @@ def listen(model, processor, audio: np.ndarray, model_label: str, language: str 
     chosen = timing_heads(model, heads)
     tokenizer = processor.tokenizer
     words = whisper.word_times(tokenizer, transcript, chosen, frames) if transcript.text_ids else []
+    words = whisper.snap_to_voice(words, whisper.voiced_frames(audio, frames))
     cross = transcript.cross_attention[:, :, transcript.text_rows, :frames]  # (L, H, S, frames)
     return Listening(
         model_label=model_label,

@@ -14,13 +14,19 @@ import numpy as np
 import pytest
 import torch
 
+from core.analysis.speech_alignment import compare_word_timings, pair_same_words
 from core.concepts.listening import Listening, alignment_mean, listen
+from core.inputs import speech_samples
 from core.inputs.speech_samples import load_samples, read_wav
 from core.models import whisper, whisper_ct2
 
 ROOT = Path(__file__).resolve().parents[3]
 WORD_SAMPLES = [s for s in load_samples() if s.word_by_word]
-MIN_CENTRE_SHARE = {"tiny.en": 0.9, "base": 0.9}  # measured: 13/13 and 12/13 with the alignment heads
+# The issue's bar (90%) for each size's default set (base: alignment, tiny.en: all); the other sets time most
+# words. Measured on these 13 words: 12-13/13 everywhere except base with every head, 11/13 (DTW gives "animal" no
+# frames of its own, so "What" takes its sound).
+DEFAULT_HEADS = {"base": "alignment", "tiny.en": "all"}
+HEAD_SETS = ("all", "alignment", "last2")
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +52,7 @@ def heard(loaded) -> dict[tuple[str, str, str], Listening]:
     """(size, head set, sample name) -> Listening, each computed once."""
     out = {}
     for size, (model, processor) in loaded.items():
-        for heads in ("alignment", "last2"):
+        for heads in HEAD_SETS:
             for sample in WORD_SAMPLES:
                 out[size, heads, sample.name] = listen(model, processor, read_wav(sample.path), size, heads=heads)
     return out
@@ -72,7 +78,7 @@ def test_transcript_words_are_right(heard, size, sample):
     assert [normalise(w.word) for w in result.words] == [[w.word.lower()] for w in sample.words]
 
 
-@pytest.mark.parametrize("heads", ["alignment", "last2"])
+@pytest.mark.parametrize("heads", HEAD_SETS)
 @pytest.mark.parametrize("size", whisper_ct2.SIZES)
 def test_true_word_centres_fall_inside_their_spans(heard, size, heads):
     inside = total = 0
@@ -84,7 +90,46 @@ def test_true_word_centres_fall_inside_their_spans(heard, size, heads):
     share = inside / total
     print(f"\n{size} {heads} heads: {inside}/{total} = {share:.0%} true word centres inside their spans, "
           f"mean onset error {np.mean(onsets):.3f} s")
-    assert share >= MIN_CENTRE_SHARE[size]
+    assert share >= (0.9 if heads == DEFAULT_HEADS[size] else 0.8)
+
+
+@pytest.mark.skipif(not speech_samples.can_synthesize(), reason="needs espeak-ng and sox (.ci/run installs them)")
+@pytest.mark.parametrize("size", whisper_ct2.SIZES)
+def test_word_times_on_held_out_sentences(loaded, size):
+    """Ten sentences never used to choose the heads or the snap, synthesised word by word: the words are heard
+    and >= 90% of word centres fall inside their spans, read both ways (true centre inside the predicted span,
+    predicted centre inside the true word). Measured: base and tiny.en 100% both ways."""
+    model, processor = loaded[size]
+    heard_words = true_words = inside = predicted_inside = 0
+    for _text, audio, truth in speech_samples.timing_clips(speech_samples.TIMING_HELD_OUT):
+        result = listen(model, processor, audio, size)
+        report = compare_word_timings(*pair_same_words([(w.word, w.start, w.end) for w in truth],
+                                                       [(w.word, w.start, w.end) for w in result.words]))
+        heard_words, true_words = heard_words + report.n_paired, true_words + len(truth)
+        inside, predicted_inside = inside + report.n_hits, predicted_inside + report.n_predicted_hits
+    print(f"\n{size}: heard {heard_words}/{true_words} words; centres inside {inside}, predicted centres inside "
+          f"the true word {predicted_inside}")
+    assert heard_words >= 0.85 * true_words
+    assert inside >= 0.9 * heard_words and predicted_inside >= 0.9 * heard_words
+
+
+def test_the_voiced_snap_moves_a_span_onto_its_sound_and_bridges_a_short_pause():
+    """0.2-0.4 s sound, a 60 ms pause (a stop consonant's closure), 0.46-0.6 s sound, then silence; a DTW span
+    0.0-0.9 s that also covers the pauses around the word becomes 0.2-0.6 s. A 300 ms pause is not bridged."""
+    audio = np.zeros(16000, dtype=np.float32)
+    audio[3200:6400] = audio[7360:9600] = 0.5
+    voiced = whisper.voiced_frames(audio, 50)
+    assert np.flatnonzero(voiced).tolist() == list(range(10, 30))
+    word = whisper.snap_to_voice([whisper.Word("x", 0.0, 0.9, (0, 1))], voiced)[0]
+    assert (word.start, word.end, word.dtw_span) == (pytest.approx(0.2), pytest.approx(0.6), (0.0, 0.9))
+    audio[9600:14400] = 0.0
+    audio[14400:15200] = 0.9  # a louder second word 300 ms later: two runs, the longer kept
+    voiced = whisper.voiced_frames(audio, 50)
+    assert not voiced[30:45].any()
+    word = whisper.snap_to_voice([whisper.Word("x", 0.0, 1.0, (0, 1))], voiced)[0]
+    assert (word.start, word.end) == (pytest.approx(0.2), pytest.approx(0.6))
+    silent = whisper.snap_to_voice([whisper.Word("x", 0.1, 0.3, (0, 1))], np.zeros(50, dtype=bool))[0]
+    assert (silent.start, silent.end) == (0.1, 0.3)
 
 
 @pytest.mark.parametrize("size", whisper_ct2.SIZES)
@@ -92,6 +137,7 @@ def test_words_are_ordered_and_inside_the_clip(heard, size):
     for sample in WORD_SAMPLES:
         words = heard[size, "alignment", sample.name].words
         assert all(0 <= w.start <= w.end <= sample.duration + whisper.FRAME_SECONDS for w in words)
+        assert all(w.dtw_span[0] <= w.start <= w.end <= w.dtw_span[1] for w in words)  # snapped inside DTW's span
         assert all(a.end <= b.start + 1e-9 for a, b in zip(words, words[1:]))
         spans = [w.token_span for w in words]  # the spans tile the text tokens
         assert spans[0][0] == 0 and all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
@@ -165,13 +211,14 @@ def test_speech_command_prints_json_words(weights_cache):
     assert all(isinstance(w["start"], float) and w["start"] <= w["end"] for w in result["words"])
 
 
-def test_auto_heads_are_the_set_that_timed_words_best_for_each_size(loaded, heard):
+def test_auto_heads_are_the_set_that_timed_the_calibration_speech_best(loaded, heard):
+    """base: OpenAI's alignment heads; tiny.en: every decoder head (the calibration figures: timing_heads)."""
     from core.concepts.listening import timing_heads
 
     base, tiny = loaded["base"][0], loaded["tiny.en"][0]
-    assert timing_heads(base) == timing_heads(base, "last2") != timing_heads(base, "alignment")
-    assert timing_heads(tiny) == timing_heads(tiny, "alignment")
-    for size, chosen in (("base", "last2"), ("tiny.en", "alignment")):  # the default is at least as good
-        scores = {heads: sum(centre_share_and_onset(heard[size, heads, s.name], s)[0] for s in WORD_SAMPLES)
-                  for heads in ("alignment", "last2")}
-        assert scores[chosen] == max(scores.values())
+    assert timing_heads(base) == timing_heads(base, "alignment") == whisper.alignment_heads(base)
+    layers, heads = tiny.config.decoder_layers, tiny.config.decoder_attention_heads
+    assert timing_heads(tiny) == timing_heads(tiny, "all") == [(la, h) for la in range(layers) for h in range(heads)]
+    result = heard["tiny.en", "all", WORD_SAMPLES[0].name]
+    assert result.timing_heads_label() == f"every head of the {layers} decoder layers ({layers * heads})"
+    assert heard["base", "alignment", WORD_SAMPLES[0].name].timing_heads_label().startswith("(")

@@ -25,12 +25,15 @@ def test_caption_and_vilt_beat_chance(role):
     assert evaluate.SCORERS[role](loaded.model, loaded.processor, SEEDS) > 0.6
 
 
-def test_the_evaluate_command_times_speech_against_known_word_times(capsys):
+def test_the_evaluate_command_times_speech_against_known_word_times(capsys, monkeypatch):
     from core import evaluate as command
 
+    samples = {"sample clips": command.speech_sets()["sample clips"]}  # the synthesised sets: test_listening.py
+    monkeypatch.setattr(command, "speech_sets", lambda: samples)
     assert command.main(["--speech"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == len(command.SPEECH_ROLES) and all("word centres inside" in line for line in lines)
     base = next(s for s in command.speech_scores(("listen",)))
-    assert base.words == 13 and base.share >= 0.9 and base.transcripts_right == base.clips
-    assert f"{base.hits}/{base.words}" in lines[0]
+    assert base.words == base.true_words == 13 and base.transcripts_right == base.clips
+    assert base.share >= 0.9 and base.predicted_share >= 0.9
+    assert f"{base.hits}/{base.words}" in lines[0] and f"{base.predicted_hits}/{base.words}" in lines[0]
