@@ -24,8 +24,10 @@ POINTS_JS = """() => {
 
 def test_a_box_around_a_caption_picks_it_and_shows_its_neighbours(server, browser):  # noqa: F811
     page = open_page(browser, server, "CLIP space", height=1400)
-    page.get_by_text("PCA of image and caption embeddings").first.wait_for(timeout=60_000)
-    assert page.get_by_text("Nearest to image 0").count() == 1  # the default: the sidebar image
+    page.get_by_text("PCA of image and caption embeddings").first.wait_for(timeout=120_000)
+    page.get_by_text("Nearest to image 0").wait_for(timeout=120_000)  # the default: the sidebar image
+    _wait_until_idle(page)  # under load the title can paint before the rest of the run: drag on the final figure
+    assert page.get_by_text("Nearest to image 0").count() == 1
     points = page.evaluate(POINTS_JS)
     everything = points["images"] + points["captions"]
     # a caption with no other point within 14 px, so the box holds it alone
@@ -37,7 +39,7 @@ def test_a_box_around_a_caption_picks_it_and_shows_its_neighbours(server, browse
     page.mouse.move(x, y, steps=4)
     page.mouse.move(x + 10, y + 10, steps=4)
     page.mouse.up()
-    page.get_by_text(f"Nearest to caption {lonely}").wait_for(timeout=60_000)
+    page.get_by_text(f"Nearest to caption {lonely}").wait_for(timeout=120_000)
     _wait_until_idle(page)
     _assert_no_exception(page, "CLIP space after a box selection")
     ARTIFACTS.mkdir(exist_ok=True)
