@@ -49,6 +49,14 @@ core. The clients run on the same machine: Chromium's CPU competes with the serv
 so does anything else running there: the whole machine's busy share (/proc/stat, all cores) and the 1-minute load
 average at the end of each row are printed beside it.
 
+--client protocol (bench/protocol_client.py): the same links, the same barrier, readiness criterion and error kinds,
+but each student is a websocket client speaking Streamlit's protocol from this one process (an HTTP GET of the link,
+/_stcore/health and /_stcore/host-config, then /_stcore/stream), with no rendering and no JavaScript: the numbers
+measure the server, not N Chromium renderers competing with it for the cores. The warm-up uses the same client.
+"page done" is the server's session status going to not-running after the answer; "broken" is an error or a
+websocket closed before the end. --verify first checks, on a fresh server, that it shows what Chromium shows.
+The clients' CPU column is this process plus its non-server children (Chromium, Playwright's driver).
+
 Prints a markdown table per run and the machine line; --out also writes them to a file.
 """
 from __future__ import annotations
@@ -244,6 +252,8 @@ class Sampler(threading.Thread):
         self.t0 = time.monotonic()
         self.browser_seen = _browser_cpu()  # pid -> CPU s, its last sample (the browsers exit before the end)
         self.browser_cpu0 = sum(self.browser_seen.values())
+        self.own_cpu0 = sum(os.times()[:2])  # this process: Playwright's Python side, or every protocol client
+        self.load1_start = os.getloadavg()[0]
         self.start()
         return self
 
@@ -257,6 +267,8 @@ class Sampler(threading.Thread):
         self.machine_busy_pct = 100 * busy / max(total, 1)
         self.load1 = os.getloadavg()[0]
         self.browser_cpu_pct = 100 * (sum(self.browser_seen.values()) - self.browser_cpu0) / self.wall
+        self.own_cpu_pct = 100 * (sum(os.times()[:2]) - self.own_cpu0) / self.wall
+        self.clients_cpu_pct = self.browser_cpu_pct + self.own_cpu_pct
 
 
 def _machine_cpu() -> tuple[int, int]:
@@ -391,6 +403,23 @@ async def run_clients(targets: list[tuple[str, str]], timeout_s: float, per_brow
     return clients
 
 
+def protocol_clients(targets: list[tuple[str, str]], timeout_s: float) -> list[Client]:
+    """The same visits with bench/protocol_client.py: Streamlit's websocket protocol, no browser, all in this
+    process; the same readiness criterion (ANSWER) and the same error kinds."""
+    from bench import protocol_client
+
+    visits = asyncio.run(protocol_client.run_visits([(u, ANSWER[page]) for page, u in targets], timeout_s))
+    return [Client(page, u, v.answer_s, v.done_s, v.error, v.websockets, v.closed_early, v.connection,
+                   v.cookies.get("mma_replica")) for (page, u), v in zip(targets, visits)]
+
+
+def collect(targets: list[tuple[str, str]], timeout_s: float, per_browser: int, client: str) -> list[Client]:
+    """Release every client at once onto its link; client "browser" (Chromium contexts) or "protocol"."""
+    if client == "protocol":
+        return protocol_clients(targets, timeout_s)
+    return asyncio.run(run_clients(targets, timeout_s, per_browser))
+
+
 # ---------------------------------------------------------------- one run, and the table
 
 def pct(values: list[float], q: float) -> float:
@@ -426,14 +455,16 @@ class Result:
     rss_mb: float
     start_rss_mb: float
     cpu_pct: float
-    browser_cpu_pct: float
+    clients_cpu_pct: float  # the clients' CPU, % of one core: Chromium and Playwright, or the protocol clients
     machine_pct: float
-    load1: float
+    load1: float  # the 1-minute load average at the end of the row
     wall_s: float
     reasons: dict[str, int] = field(default_factory=dict)
     replicas: list[ReplicaStat] = field(default_factory=list)
     nginx: str = ""  # the proxy's peak RSS and CPU
     sticky: str = ""  # the sticky check's summary
+    client: str = "browser"  # "browser" (Chromium contexts) or "protocol" (bench/protocol_client.py)
+    load1_start: float = 0.0  # the 1-minute load average when the row's clients were released
 
     def row(self) -> str:
         done = [c.done_s for c in self.clients if c.done_s is not None]
@@ -441,9 +472,10 @@ class Result:
         broken = sum(c.broken is not None for c in self.clients)
         pd = (f"{pct(done, .5):.1f} / {pct(done, .95):.1f}" if done else "-")
         where = f"{len(self.replicas)} replicas" if self.replicas else "1 server"
-        return (f"| {self.scenario} | {where} | {self.n} | {answer_cell(self.clients)} | {pd} ({len(done)}) | "
-                f"{errors} | {broken} | {self.rss_mb:.0f} (start {self.start_rss_mb:.0f}) | {self.cpu_pct:.0f} | "
-                f"{self.browser_cpu_pct:.0f} | {self.machine_pct:.0f} / {self.load1:.1f} | {self.warm_s:.1f} |")
+        return (f"| {self.scenario} | {self.client} | {where} | {self.n} | {answer_cell(self.clients)} | {pd} "
+                f"({len(done)}) | {errors} | {broken} | {self.rss_mb:.0f} (start {self.start_rss_mb:.0f}) | "
+                f"{self.cpu_pct:.0f} | {self.clients_cpu_pct:.0f} | {self.machine_pct:.0f} / {self.load1_start:.1f} → "
+                f"{self.load1:.1f} | {self.warm_s:.1f} |")
 
     def replica_rows(self) -> list[str]:
         return [f"| {self.scenario} | {self.n} | :{r.port} | {r.landed} | {r.connects} / {r.reconnects} | "
@@ -451,34 +483,36 @@ class Result:
                 for r in self.replicas]
 
 
-HEADER = ("| scenario | server | N | first answer p50 / p95 / max s | page done p50 / p95 s (clients) | errors | "
-          "broken sessions | peak server RSS MB | mean server CPU % | browsers' CPU % | machine busy % / load avg | "
-          "warm-up s |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+HEADER = ("| scenario | client | server | N | first answer p50 / p95 / max s | page done p50 / p95 s (clients) | "
+          "errors | broken sessions | peak server RSS MB | mean server CPU % | clients' CPU % | machine busy % / load "
+          "avg start → end | warm-up s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 REPLICA_HEADER = ("| scenario | N | replica | sessions landed (proxy log) | new / resumed sessions (replica's "
                   "metrics) | peak active sessions | first answer p50 / p95 / max s | broken | peak RSS MB | "
                   "mean CPU % |\n|---|---|---|---|---|---|---|---|---|---|")
 
 
-def _warm(targets: list[tuple[str, str]], timeout_s: float, per_browser: int) -> float:
+def _warm(targets: list[tuple[str, str]], timeout_s: float, per_browser: int, client: str) -> float:
     t0 = time.monotonic()
-    for c in asyncio.run(run_clients(targets, timeout_s, per_browser)):
+    for c in collect(targets, timeout_s, per_browser, client):
         if c.error:
             print(f"  warm-up {c.page}: {c.error}", file=sys.stderr)
     return time.monotonic() - t0
 
 
-def one_run(scenario: str, n: int, pack: str, timeout_s: float, per_browser: int) -> Result:
+def one_run(scenario: str, n: int, pack: str, timeout_s: float, per_browser: int, client: str = "browser") -> Result:
     with serve("app.py", pack=pack, within_s=300) as base:
         pid = server_pid(int(base.rsplit(":", 1)[1]))
-        warm_s = _warm(warm_urls(scenario, base), timeout_s, per_browser)
+        warm_s = _warm(warm_urls(scenario, base), timeout_s, per_browser, client)
         with Sampler({"server": pid}) as sampler:
-            clients = asyncio.run(run_clients(scenario_urls(scenario, n, base), timeout_s, per_browser))
+            clients = collect(scenario_urls(scenario, n, base), timeout_s, per_browser, client)
     return Result(scenario, n, clients, warm_s, sampler.peak_rss["server"] / 2**20,
-                  sampler.start_rss["server"] / 2**20, sampler.cpu_pct["server"], sampler.browser_cpu_pct,
-                  sampler.machine_busy_pct, sampler.load1, sampler.wall, reasons(clients))
+                  sampler.start_rss["server"] / 2**20, sampler.cpu_pct["server"], sampler.clients_cpu_pct,
+                  sampler.machine_busy_pct, sampler.load1, sampler.wall, reasons(clients), client=client,
+                  load1_start=sampler.load1_start)
 
 
-def replica_run(scenario: str, n: int, replicas: int, pack: str, timeout_s: float, per_browser: int) -> Result:
+def replica_run(scenario: str, n: int, replicas: int, pack: str, timeout_s: float, per_browser: int,
+                client: str = "browser") -> Result:
     """deploy/run_replicas.sh `replicas` as the server: every replica warmed directly (its own port), the clients
     through the proxy; per replica, who landed there (the proxy's log, the replica's own counters), its clients'
     answers, its peak RSS and CPU; and whether each client stayed on one replica."""
@@ -486,11 +520,11 @@ def replica_run(scenario: str, n: int, replicas: int, pack: str, timeout_s: floa
 
     with rep.serve_replicas(replicas, pack) as r:
         warm = [t for port in r.ports for t in warm_urls(scenario, r.replica_url(port))]
-        warm_s = _warm(warm, timeout_s, per_browser)
+        warm_s = _warm(warm, timeout_s, per_browser, client)
         roots = {"all": r.proc.pid, "nginx": r.nginx_pid, **{f":{p}": pid for p, pid in r.pids.items()}}
         log_start = r.access_log.stat().st_size if r.access_log.exists() else 0
         with Sampler(roots) as sampler, rep.SessionWatcher(r) as sessions:
-            clients = asyncio.run(run_clients(scenario_urls(scenario, n, r.proxy), timeout_s, per_browser))
+            clients = collect(scenario_urls(scenario, n, r.proxy), timeout_s, per_browser, client)
         time.sleep(1)  # nginx logs a websocket when it closes: the browsers just closed theirs
         # run_replicas.sh stops everything when one replica or nginx exits
         gone = [name for name, pid in roots.items() if not rep.alive(pid)]
@@ -525,8 +559,26 @@ def replica_run(scenario: str, n: int, replicas: int, pack: str, timeout_s: floa
                + "".join(f"; :{p} did not answer /_stcore/metrics {k} times" for p, k in sessions.failures.items()
                          if k))
     return Result(scenario, n, clients, warm_s, sampler.peak_rss["all"] / 2**20, sampler.start_rss["all"] / 2**20,
-                  sampler.cpu_pct["all"], sampler.browser_cpu_pct, sampler.machine_busy_pct, sampler.load1,
-                  sampler.wall, reasons(clients), stats, nginx, summary)
+                  sampler.cpu_pct["all"], sampler.clients_cpu_pct, sampler.machine_busy_pct, sampler.load1,
+                  sampler.wall, reasons(clients), stats, nginx, summary, client, sampler.load1_start)
+
+
+def verify(pack: str, timeout_s: float) -> str:
+    """Does the protocol client show what Chromium shows? Scenario a's link and scenario b's third question on a
+    fresh server: the page, the answer area, the headings, every main-area text and the number of Plotly charts."""
+    from bench import protocol_client
+
+    with serve("app.py", pack=pack, within_s=300) as base:
+        links = [(u, ANSWER[page]) for page, u in scenario_urls("a", 1, base) + scenario_urls("b", 3, base)[2:]]
+        results = protocol_client.check_same(links, timeout_s=timeout_s)
+    out = []
+    for url, ours, chromium in results:
+        same = [name for name in ("page", "answer_area", "headings", "charts", "texts")
+                if getattr(ours, name) == getattr(chromium, name)]
+        differ = [name for name in ("page", "answer_area", "headings", "charts", "texts") if name not in same]
+        out.append(f"{url.split('?', 1)[1]}: {ours.answer_area[:1]}, {ours.charts} charts, {len(ours.texts)} texts; "
+                   + ("same in Chromium" if not differ else f"DIFFERENT in Chromium: {', '.join(differ)}"))
+    return "Protocol client vs Chromium: " + "; ".join(out)
 
 
 def reasons(clients: list[Client]) -> dict[str, int]:
@@ -559,6 +611,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--per-browser", type=int, default=40, help="contexts per Chromium process")
     ap.add_argument("--replicas", type=int, default=0,
                     help="serve with deploy/run_replicas.sh N (nginx in front, sticky) instead of one server")
+    ap.add_argument("--client", default="browser", choices=("browser", "protocol"),
+                    help="browser: Chromium contexts (Playwright); protocol: bench/protocol_client.py, Streamlit's "
+                         "websocket protocol from this process (no rendering: it measures the server)")
+    ap.add_argument("--verify", action="store_true",
+                    help="first check on a fresh server that the protocol client shows what Chromium shows for "
+                         "scenario a's link and one scenario b question (bench/protocol_client.py check_same)")
     ap.add_argument("--out", help="also append the tables to this file")
     args = ap.parse_args(argv)
     ns = [int(x) for x in args.n.split(",") if x]
@@ -566,13 +624,16 @@ def main(argv: list[str] | None = None) -> None:
     where = (f"deploy/run_replicas.sh {args.replicas} (nginx, sticky cookie), fresh per row" if args.replicas
              else "a fresh server per row")
     lines = [f"Machine: {machine()}; load average at start {load()}",
-             f"Pack: {args.pack}; timeout {args.timeout:.0f} s; {where}", "", HEADER]
+             f"Pack: {args.pack}; client: {args.client}; timeout {args.timeout:.0f} s; {where}"]
+    if args.verify:
+        lines.append(verify(args.pack, args.timeout))
+    lines += ["", HEADER]
     print("\n".join(lines), flush=True)
     notes, results = [], []
     for scenario in scenarios:
         for n in ns:
-            r = (replica_run(scenario, n, args.replicas, args.pack, args.timeout, args.per_browser) if args.replicas
-                 else one_run(scenario, n, args.pack, args.timeout, args.per_browser))
+            r = (replica_run(scenario, n, args.replicas, args.pack, args.timeout, args.per_browser, args.client)
+                 if args.replicas else one_run(scenario, n, args.pack, args.timeout, args.per_browser, args.client))
             results.append(r)
             lines.append(r.row())
             print(r.row(), flush=True)
