@@ -292,17 +292,24 @@ def test_the_bundled_model_explorer_renders_the_real_result(server, browser):
     page.close()
 
 
+def _open_counting_frames(browser, url: str, page_name: str, key: str):
+    """A real page opened at ?page=, its explorer up and settled, and the list every websocket frame the browser
+    sends lands in (a rerun is such a frame; a hover must add none)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    sent: list = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
+    page.goto(f"{url}/?page={page_name}")
+    root = wait_for_explorer(page, key)
+    page.wait_for_timeout(2000)
+    return page, root, sent
+
+
 def test_the_cross_attention_page_hovers_in_the_browser_and_a_pin_lands_in_the_link(browser):
     """On the real page (app.py's router): hovering a question token repaints the explorer and sends nothing to the
     server (a rerun is a message from the browser on Streamlit's websocket); a click pins it, the page reruns and
     the URL carries the pinned token."""
     with serve(str(ROOT / "app.py")) as url:
-        page = browser.new_page(viewport={"width": 1400, "height": 1800})
-        sent: list = []
-        page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
-        page.goto(url + "/?page=cross-attention")
-        root = wait_for_explorer(page, "cross_explorer")
-        page.wait_for_timeout(2000)
+        page, root, sent = _open_counting_frames(browser, url, "cross-attention", "cross_explorer")
         before = len(sent)
         paints = int(root.get_attribute("data-paints"))
         root.locator('.aex-chip[data-q="2"]').hover()
@@ -510,12 +517,7 @@ def test_the_early_fusion_page_switches_to_image_to_text_in_the_browser_and_a_pi
     """The real page: the direction switch and the hovers send nothing to the server; a pin in image -> text moves
     the page's layer, head, token and patch (its URL)."""
     with serve(str(ROOT / "app.py")) as url:
-        page = browser.new_page(viewport={"width": 1400, "height": 1800})
-        sent: list = []
-        page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
-        page.goto(url + "/?page=early-fusion")
-        root = wait_for_explorer(page, "fusion_explorer")
-        page.wait_for_timeout(2000)
+        page, root, sent = _open_counting_frames(browser, url, "early-fusion", "fusion_explorer")
         before = len(sent)
         root.locator('.aex-pill[data-value="image->text"]').click()
         page.wait_for_function("(el) => el.dataset.direction === 'image->text'", arg=root.element_handle())
