@@ -141,18 +141,24 @@ def open_page(browser, server, link: str, height: int = 1000):
     page.goto(server)
     page.get_by_role("heading", name=PAGES["Home"][0]).first.wait_for(timeout=60_000)
     _wait_until_idle(page)
+    go_to(page, link)
+    _wait_until_idle(page)
+    return page
+
+
+def go_to(page, link: str, tries: int = 4) -> None:
+    """Click a page's sidebar link until its heading shows (a minute each): a click that lands while the page is
+    still settling can be lost under load, and is clicked again."""
     heading = page.get_by_role("heading", name=PAGES[link][0]).first
-    for attempt in range(4):  # a click that lands while the page is still settling can be lost: click again
+    for attempt in range(tries):
         if link != "Home":
             page.locator('[data-testid="stSidebarNav"]').get_by_text(link, exact=True).click()
         try:
             heading.wait_for(timeout=60_000)
-            break
+            return
         except playwright_api.TimeoutError:
-            if attempt == 3:
+            if attempt == tries - 1:
                 raise
-    _wait_until_idle(page)
-    return page
 
 
 @pytest.mark.parametrize("link", list(PAGES))
@@ -182,9 +188,8 @@ def test_every_request_goes_to_the_app_itself(server, browser):
     page.goto(server)
     page.get_by_role("heading", name=PAGES["Home"][0]).first.wait_for(timeout=60_000)
     _wait_until_idle(page)
-    for link, (title, charts) in PAGES.items():  # generous waits: a first visit may load and convert models
-        page.locator('[data-testid="stSidebarNav"]').get_by_text(link, exact=True).click()
-        page.get_by_role("heading", name=title).first.wait_for(timeout=240_000)
+    for link, (_title, charts) in PAGES.items():  # generous waits: a first visit may load and convert models
+        go_to(page, link)
         if charts:
             page.locator(".js-plotly-plot").nth(charts - 1).wait_for(timeout=240_000)
         _wait_until_idle(page)
