@@ -44,18 +44,25 @@ class SpeechScore:
 SpeechClip = tuple  # (text, (samples,) mono 16 kHz float32 audio, [(word, start s, end s)])
 
 
+def _as_clip(text, audio, words) -> SpeechClip:
+    return text, audio, [(w.word, w.start, w.end) for w in words]
+
+
+def sample_clips() -> list[SpeechClip]:
+    """The committed word-by-word sample clips (assets/speech/)."""
+    from core.inputs import speech_samples as samples
+
+    return [_as_clip(s.text, samples.read_wav(s.path), s.words) for s in samples.load_samples() if s.word_by_word]
+
+
 def speech_sets() -> dict[str, list[SpeechClip]]:
     """The committed word-by-word clips, then (with espeak-ng and sox) the calibration and held-out sentences."""
     from core.inputs import speech_samples as samples
 
-    def as_clip(text, audio, words):
-        return text, audio, [(w.word, w.start, w.end) for w in words]
-
-    sets = {"sample clips": [as_clip(s.text, samples.read_wav(s.path), s.words)
-                             for s in samples.load_samples() if s.word_by_word]}
+    sets = {"sample clips": sample_clips()}
     if samples.can_synthesize():
         for name, sentences in (("calibration", samples.TIMING_CALIBRATION), ("held out", samples.TIMING_HELD_OUT)):
-            sets[name] = [as_clip(*clip) for clip in samples.timing_clips(sentences)]
+            sets[name] = [_as_clip(*clip) for clip in samples.timing_clips(sentences)]
     return sets
 
 
@@ -66,7 +73,7 @@ def speech_scores(roles: tuple[str, ...] = SPEECH_ROLES, clips: list[SpeechClip]
     from core.concepts.listening import listen
     from core.models import registry
 
-    clips = speech_sets()["sample clips"] if clips is None else clips
+    clips = sample_clips() if clips is None else clips
     scores = []
     for role in roles:
         loaded = registry.load("bundled", role)

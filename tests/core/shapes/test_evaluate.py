@@ -28,7 +28,7 @@ def test_caption_and_vilt_beat_chance(role):
 def test_the_evaluate_command_times_speech_against_known_word_times(capsys, monkeypatch):
     from core import evaluate as command
 
-    samples = {"sample clips": command.speech_sets()["sample clips"]}  # the synthesised sets: test_listening.py
+    samples = {"sample clips": command.sample_clips()}  # the synthesised sets: test_listening.py
     monkeypatch.setattr(command, "speech_sets", lambda: samples)
     assert command.main(["--speech"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
