@@ -16,5 +16,7 @@ def test_training_pixels_equal_what_the_processor_gives(role):
 
 def test_training_and_evaluation_seeds_never_meet():
     from core.shapes import evaluate
-    max_training_seed = max(train.TrainConfig().max_steps.values()) * train.TrainConfig().batch_size + 64
+    config = train.TrainConfig()
+    last_batch = max(config.max_steps[role] + config.refine_steps.get(role, 0) for role in config.max_steps)
+    max_training_seed = (last_batch + 1) * config.batch_size
     assert max_training_seed < train.VALIDATION_SEED < evaluate.TEST_SEED
