@@ -1,6 +1,6 @@
 """Train the bundled pack on the shapes world and save it with `save_pretrained`.
 
-    python -m core.shapes.train                 # CLIP; then caption and ViLT side by side (one per core); then VQA
+    python -m core.shapes.train                 # CLIP; caption and ViLT side by side (one per core); VQA; REFINE
     python -m core.shapes.train --roles clip    # just one
     python -m core.shapes.train --device cuda --loader-workers 4   # on a GPU, scenes drawn by 4 processes per role
     python -m core.shapes.train --roles clip,fusion --passes refine  # just the second pass (REFINE)
