@@ -330,11 +330,13 @@ def _question_encoding(pack: str, image_png: bytes, question: str) -> tuple[qkv_
 
 
 @_on_serving_pack("vqa")
+@st.cache_resource(show_spinner=False, max_entries=64)  # shared, read-only: see patch_view
 def cross_attention_math(pack: str, image_png: bytes, question: str, layer: int, head: int,
                          token: int) -> qkv_math.CrossAttentionMath:
-    """One model forward per question (cached); a new layer/head/token only redoes the numpy and one block."""
-    return qkv_math.math_from_encoding(model(pack, "vqa").model, _question_encoding(pack, image_png, question)[0],
-                                       layer, head, token)
+    """One model forward per question (cached); a new layer/head/token only redoes the numpy and one block, and
+    a view already shown costs nothing."""
+    return _read_only(qkv_math.math_from_encoding(model(pack, "vqa").model,
+                                                  _question_encoding(pack, image_png, question)[0], layer, head, token))
 
 
 @_on_serving_pack("vqa")

@@ -204,6 +204,11 @@ def test_picking_a_patch_shows_which_tokens_looked_at_it():
 
 def test_the_math_panel_matches_the_models_attention():
     at = open_page("pages/cross_attention.py")
+    assert not any("numpy" in m.label for m in at.metric)  # closed: the block is not rerun, nothing drawn
+    assert not any("softmax" in f["layout"].get("title", {}).get("text", "") for f in figures(at))
+    at.session_state["cross_math"] = True
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
     metric = next(m for m in at.metric if "numpy" in m.label)
     assert float(metric.value) <= 1e-5
     softmax_row = next(f for f in figures(at) if "softmax" in f["layout"]["title"]["text"])
