@@ -140,13 +140,15 @@ def image_size(image_png: bytes) -> tuple[int, int]:
 
 
 def _read_only(result):
-    """A result shared by every session without a copy: its arrays are made read-only, so a page that tried to
-    change one in place would fail loudly instead of changing it for everyone."""
+    """A result shared by every session without a copy: its arrays, and the arrays they are views of, are made
+    read-only, so a page that tried to change one in place would fail loudly instead of changing it for everyone
+    (and components/figures/value_cache.py hashes each of them once)."""
     for value in vars(result).values():
         if isinstance(value, PatchGrid):
             value = value.image
-        if isinstance(value, np.ndarray):
+        while isinstance(value, np.ndarray):
             value.setflags(write=False)
+            value = value.base
     return result
 
 
@@ -271,7 +273,7 @@ def live_weights(pack: str, role: str) -> str:
 
 
 @_on_serving_pack("vqa")
-@st.cache_data(show_spinner="Asking the question…", max_entries=64)
+@st.cache_resource(show_spinner="Asking the question…", max_entries=64)  # shared, read-only: see patch_view
 def ask(pack: str, image_png: bytes, question: str) -> cross_attention.CrossAttentionResult:
     encoding, encode_s = _question_encoding(pack, image_png, question)  # the math panel's forward: reused here
     with forwards().turn():  # after the cached call above: a turn is never held while waiting on a cache's lock
@@ -279,10 +281,10 @@ def ask(pack: str, image_png: bytes, question: str) -> cross_attention.CrossAtte
         result, answer_s = cost.timed(lambda: cross_attention.ask(loaded.model, loaded.processor, image, question,
                                                                   encoded=encoding))
         n_image = result.cross_attentions.shape[-1]  # 1 + N
-        return _costed(result, encode_s + answer_s, loaded.model,
-                       ("ask", len(result.tokens), len(result.answer_tokens), n_image),
-                       lambda: cross_attention.ask(loaded.model, loaded.processor, image, question),
-                       len(result.tokens), n_image, detail=f"{result.patches.n_patches} patches + CLS")
+        return _read_only(_costed(result, encode_s + answer_s, loaded.model,
+                                  ("ask", len(result.tokens), len(result.answer_tokens), n_image),
+                                  lambda: cross_attention.ask(loaded.model, loaded.processor, image, question),
+                                  len(result.tokens), n_image, detail=f"{result.patches.n_patches} patches + CLS"))
 
 
 @_on_serving_pack("vqa")

@@ -45,3 +45,42 @@ def test_a_result_is_built_once_per_value_and_the_oldest_goes_first():
     square(three)  # evicts [1.0], the least recently used
     square(one)
     assert calls == [[1.0], [2.0], [3.0], [1.0]]
+
+
+def test_a_frozen_array_is_hashed_once_and_a_writeable_one_every_time(monkeypatch):
+    from components.figures import value_cache
+
+    hashed = []
+    real = value_cache._array_bytes
+    monkeypatch.setattr(value_cache, "_array_bytes", lambda value: hashed.append(value.shape) or real(value))
+    frozen = np.arange(6.0).reshape(2, 3).copy()  # owns its data
+    frozen.setflags(write=False)
+    key = arguments_key((frozen,), {})
+    assert arguments_key((frozen,), {}) == key and len(hashed) == 1  # the second time, the kept digest
+    assert arguments_key((frozen.copy(),), {}) == key  # equal values, equal keys, whichever way they were hashed
+
+    writeable = np.arange(6.0).reshape(2, 3)
+    before = arguments_key((writeable,), {})
+    writeable[0, 0] = 7.0  # changed in place: the next key must see it
+    assert arguments_key((writeable,), {}) != before
+
+    view = writeable[:, :2]
+    view.setflags(write=False)  # read-only, but its base is not: not frozen
+    first = arguments_key((view,), {})
+    writeable[0, 1] = -1.0
+    assert arguments_key((view,), {}) != first
+
+
+def test_a_new_view_of_a_frozen_array_is_known_by_what_it_shows(monkeypatch):
+    """A result's property that slices a stored array returns a new view object each call: hashed once all the same,
+    while another slice of the same array is hashed for itself."""
+    from components.figures import value_cache
+
+    hashed = []
+    real = value_cache._array_bytes
+    monkeypatch.setattr(value_cache, "_array_bytes", lambda value: hashed.append(value.shape) or real(value))
+    stored = np.arange(24.0).reshape(2, 3, 4).copy()
+    stored.setflags(write=False)
+    first = arguments_key((stored[..., 1:],), {})
+    assert arguments_key((stored[..., 1:],), {}) == first and hashed == [(2, 3, 3)]
+    assert arguments_key((stored[..., :3],), {}) != first and len(hashed) == 2  # same shape, other numbers
