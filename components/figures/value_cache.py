@@ -6,8 +6,9 @@ is then built again unless it is cached. functools.lru_cache cannot take numpy a
 st.cache_resource's value hashing walks label lists item by item (it cost more than it saved here), so the key is
 the pickled arguments: pickle writes values, so equal arguments give equal bytes and different arguments can only
 give different bytes. Numpy arrays passed as arguments (and a PatchGrid's image) go in as dtype, shape and a SHA-256
-of their data, hashed where they lie (a 384 px image: 0.25 ms, against 0.6 ms to copy it into the pickle and hash the copy); anything
-else, arrays inside it included, is pickled whole (at C speed: a per-object hook cost 2 ms on a 150-row table).
+of their data, hashed where they lie (a 384 px image: 0.25 ms, against 0.6 ms to copy it into the pickle and hash the
+copy); anything else, arrays inside it included, is pickled whole (at C speed: a per-object hook cost 2 ms on a
+150-row table).
 A cached value is shared by every session: return only things nobody changes (bytes, FrozenFigure).
 
 A frozen array (read-only, and so is every array under it) is hashed once: the shared results of
