@@ -94,25 +94,44 @@ def arguments_key(args: tuple, kwargs: dict) -> bytes:
     return digest.digest()
 
 
+# What a session waits on while another session builds the same value (a name of its own, so a test can watch it)
+_Flight = threading.Event
+
+
 def value_cached(maxsize: int) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    """Decorator: the last `maxsize` results by argument values; `fn.cache_clear()` empties it."""
+    """Decorator: the last `maxsize` results by argument values; `fn.cache_clear()` empties it.
+
+    A value is built once even when sessions ask for it together (a class opening one link): the first builds it,
+    the others wait for that build and take its result. If that build raises, the next caller builds it itself."""
 
     def decorate(build: Callable[..., T]) -> Callable[..., T]:
         results: OrderedDict[bytes, T] = OrderedDict()
+        building: dict[bytes, threading.Event] = {}
         lock = threading.Lock()
 
         @functools.wraps(build)
         def cached(*args, **kwargs) -> T:
             key = arguments_key(args, kwargs)
-            with lock:
-                if key in results:
-                    results.move_to_end(key)
-                    return results[key]
-            result = build(*args, **kwargs)  # outside the lock: two sessions may build the same value once each
-            with lock:
-                results[key] = result
-                while len(results) > maxsize:
-                    results.popitem(last=False)
+            while True:
+                with lock:
+                    if key in results:
+                        results.move_to_end(key)
+                        return results[key]
+                    flight = building.get(key)
+                    if flight is None:
+                        flight = building[key] = _Flight()
+                        break
+                flight.wait()  # another session is building it; then look again
+            try:
+                result = build(*args, **kwargs)  # outside the lock: other values build meanwhile
+                with lock:
+                    results[key] = result
+                    while len(results) > maxsize:
+                        results.popitem(last=False)
+            finally:
+                with lock:
+                    del building[key]
+                flight.set()
             return result
 
         cached.cache_clear = results.clear

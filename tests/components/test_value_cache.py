@@ -1,5 +1,5 @@
 """The value-keyed cache behind the page's figures and pictures: equal argument values hit, anything that differs
-misses, and a result is built once."""
+misses, and a result is built once, also for sessions that ask together."""
 import numpy as np
 
 from components.figures.value_cache import arguments_key, value_cached
@@ -84,3 +84,63 @@ def test_a_new_view_of_a_frozen_array_is_known_by_what_it_shows(monkeypatch):
     first = arguments_key((stored[..., 1:],), {})
     assert arguments_key((stored[..., 1:],), {}) == first and hashed == [(2, 3, 3)]
     assert arguments_key((stored[..., :3],), {}) != first and len(hashed) == 2  # same shape, other numbers
+
+
+def _in_two_sessions(monkeypatch, build_first):
+    """Session 1 calls the cached function and stays inside its build until session 2 waits for that same value;
+    returns both sessions' results and who built. No sleeps: the flight event the cache waits on reports the wait."""
+    import threading
+
+    from components.figures import value_cache
+
+    second_waits = threading.Event()
+
+    class Watched(threading.Event):
+        def wait(self, timeout=None):
+            second_waits.set()
+            return super().wait(timeout)
+
+    monkeypatch.setattr(value_cache, "_Flight", Watched)
+    builds = []
+    inside = threading.Event()
+
+    @value_cached(maxsize=4)
+    def square(values: np.ndarray) -> np.ndarray:
+        builds.append(threading.current_thread().name)
+        if len(builds) == 1:
+            inside.set()
+            assert second_waits.wait(60), "session 2 never waited"
+            return build_first(values)
+        return values ** 2
+
+    results = {}
+
+    def session(name: str) -> None:
+        try:
+            results[name] = square(np.array([3.0]))
+        except RuntimeError as e:
+            results[name] = e
+
+    first = threading.Thread(target=session, args=("one",), name="one")
+    first.start()
+    assert inside.wait(60)
+    second = threading.Thread(target=session, args=("two",), name="two")
+    second.start()
+    first.join(60)
+    second.join(60)
+    return results, builds
+
+
+def test_sessions_asking_together_build_a_value_once(monkeypatch):
+    results, builds = _in_two_sessions(monkeypatch, lambda values: values ** 2)
+    assert builds == ["one"]
+    assert results["two"] is results["one"] and results["one"].tolist() == [9.0]
+
+
+def test_a_failed_build_leaves_the_value_to_the_next_session(monkeypatch):
+    def fail(values):
+        raise RuntimeError("out of memory")
+
+    results, builds = _in_two_sessions(monkeypatch, fail)
+    assert isinstance(results["one"], RuntimeError)
+    assert builds == ["one", "two"] and results["two"].tolist() == [9.0]
