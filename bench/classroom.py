@@ -14,6 +14,8 @@ Scenarios (links are the app's shared links, core/classroom/deep_link.py: `/?pag
   b  everyone opens Cross-attention on the same image with a different question (all distinct: no result-cache hit);
   c  round-robin over the five pages (Patching, Cross-attention, CLIP space, Early fusion, Listening), with a few
      images and question variants (some clients share a view, as a class would).
+  floor  everyone opens bench/floor_app.py, a page that draws only "Answer: green": Streamlit's own cost per student,
+     the least any page can cost on this machine (one server only).
 
 Time to first answer: from the navigation's start (the barrier) to the first element that needs the page's model
 result, found in the page by one poll (every 250 ms, inside the page):
@@ -89,6 +91,7 @@ ANSWER = {
     "patches": ("heading", "What the model receives"),
     "clip-space": ("selector", '[data-testid="stPlotlyChart"]'),
     "listening": ("heading", "^\\s*Transcript:"),
+    "floor": ("heading", "^\\s*Answer\\b"),  # bench/floor_app.py
 }
 
 POLL = """([kind, arg]) => {
@@ -152,10 +155,14 @@ def scenario_urls(scenario: str, n: int, base: str) -> list[tuple[str, str]]:
             text = variants[k % len(variants)] if page in ("cross-attention", "early-fusion") else None
             out.append((page, url(base, page, image, text)))
         return out
-    raise ValueError(f"no scenario {scenario!r} (a, b, c)")
+    if scenario == "floor":
+        return [("floor", base + "/")] * n
+    raise ValueError(f"no scenario {scenario!r} (a, b, c, floor)")
 
 
 def warm_urls(scenario: str, base: str) -> list[tuple[str, str]]:
+    if scenario == "floor":
+        return scenario_urls("floor", 1, base)
     pages = ["cross-attention"] if scenario in ("a", "b") else list(NAMES)
     return [(page, url(base, page, WARM_IMAGE, WARM_TEXT if page in ("cross-attention", "early-fusion") else None))
             for page in pages]
@@ -427,9 +434,14 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, int(round(q * (len(s) - 1)))))]
 
 
+def secs(x: float) -> str:
+    """Seconds for the tables: two decimals under 1 s (one student's 0.04 s is not 0.0), one above."""
+    return f"{x:.2f}" if x < 1 else f"{x:.1f}"
+
+
 def answer_cell(clients: list[Client]) -> str:
     answers = [c.answer_s for c in clients if c.answer_s is not None]
-    return f"{pct(answers, .5):.1f} / {pct(answers, .95):.1f} / {max(answers):.1f}" if answers else "-"
+    return f"{secs(pct(answers, .5))} / {secs(pct(answers, .95))} / {secs(max(answers))}" if answers else "-"
 
 
 @dataclass
@@ -470,7 +482,7 @@ class Result:
         done = [c.done_s for c in self.clients if c.done_s is not None]
         errors = sum(c.error is not None for c in self.clients)
         broken = sum(c.broken is not None for c in self.clients)
-        pd = (f"{pct(done, .5):.1f} / {pct(done, .95):.1f}" if done else "-")
+        pd = (f"{secs(pct(done, .5))} / {secs(pct(done, .95))}" if done else "-")
         where = f"{len(self.replicas)} replicas" if self.replicas else "1 server"
         return (f"| {self.scenario} | {self.client} | {where} | {self.n} | {answer_cell(self.clients)} | {pd} "
                 f"({len(done)}) | {errors} | {broken} | {self.rss_mb:.0f} (start {self.start_rss_mb:.0f}) | "
@@ -500,7 +512,7 @@ def _warm(targets: list[tuple[str, str]], timeout_s: float, per_browser: int, cl
 
 
 def one_run(scenario: str, n: int, pack: str, timeout_s: float, per_browser: int, client: str = "browser") -> Result:
-    with serve("app.py", pack=pack, within_s=300) as base:
+    with serve("bench/floor_app.py" if scenario == "floor" else "app.py", pack=pack, within_s=300) as base:
         pid = server_pid(int(base.rsplit(":", 1)[1]))
         warm_s = _warm(warm_urls(scenario, base), timeout_s, per_browser, client)
         with Sampler({"server": pid}) as sampler:
@@ -598,6 +610,20 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, {mem} GiB RAM, Python {platform.python_version()}"
 
 
+def ratios(results: list[Result]) -> list[str]:
+    """Each scenario's p95 first answer at N over its own N = 1, from this one run (the machine's speed drifts
+    between runs; a ratio from one run does not)."""
+    out = []
+    for r in results:
+        alone = next((o for o in results if o.scenario == r.scenario and o.n == 1), None)
+        if alone is None or r is alone:
+            continue
+        p95 = [pct([c.answer_s for c in x.clients if c.answer_s is not None] or [float("nan")], .95)
+               for x in (r, alone)]
+        out.append(f"- {r.scenario}, N={r.n}: p95 {secs(p95[0])} s = {p95[0] / p95[1]:.1f} x N = 1's {secs(p95[1])} s")
+    return out
+
+
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -621,6 +647,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     ns = [int(x) for x in args.n.split(",") if x]
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    if args.replicas and "floor" in scenarios:
+        ap.error("the floor scenario runs one server (the replicas serve app.py)")
     where = (f"deploy/run_replicas.sh {args.replicas} (nginx, sticky cookie), fresh per row" if args.replicas
              else "a fresh server per row")
     lines = [f"Machine: {machine()}; load average at start {load()}",
@@ -648,6 +676,8 @@ def main(argv: list[str] | None = None) -> None:
         lines += [row for r in results for row in r.replica_rows()]
         lines += [""] + [f"- {r.scenario}, N={r.n}: {r.sticky}; {r.nginx}" for r in results]
     lines += ["", f"Load average at end {load()}", *notes]
+    if ratio_lines := ratios(results):
+        lines += ["", "Time to first answer against one student's, p95 (same run):", *ratio_lines]
     if args.out:
         with open(args.out, "a") as f:
             f.write("\n".join(lines) + "\n\n")
