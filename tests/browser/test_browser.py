@@ -151,13 +151,16 @@ def go_to(page, link: str, tries: int = 4) -> None:
     still settling can be lost under load, and is clicked again."""
     heading = page.get_by_role("heading", name=PAGES[link][0]).first
     for attempt in range(tries):
-        if link != "Home":
-            page.locator('[data-testid="stSidebarNav"]').get_by_text(link, exact=True).click()
-        try:
+        try:  # the click too: a link that cannot be clicked for a minute (covered, being redrawn) is tried again
+            if link != "Home":
+                page.locator('[data-testid="stSidebarNav"]').get_by_text(link, exact=True).click(timeout=60_000)
             heading.wait_for(timeout=60_000)
             return
         except playwright_api.TimeoutError:
             if attempt == tries - 1:
+                ARTIFACTS.mkdir(exist_ok=True)  # what the page showed instead, for whoever reads the failure
+                page.screenshot(path=str(ARTIFACTS / f"go-to-{link.lower().replace(' ', '-')}-failed.png"),
+                                full_page=True)
                 raise
 
 
