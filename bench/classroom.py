@@ -439,8 +439,13 @@ def secs(x: float) -> str:
     return f"{x:.2f}" if x < 1 else f"{x:.1f}"
 
 
+def answered(clients: list[Client]) -> list[float]:
+    """The clients' times to first answer, for those that got one."""
+    return [c.answer_s for c in clients if c.answer_s is not None]
+
+
 def answer_cell(clients: list[Client]) -> str:
-    answers = [c.answer_s for c in clients if c.answer_s is not None]
+    answers = answered(clients)
     return f"{secs(pct(answers, .5))} / {secs(pct(answers, .95))} / {secs(max(answers))}" if answers else "-"
 
 
@@ -618,8 +623,7 @@ def ratios(results: list[Result]) -> list[str]:
         alone = next((o for o in results if o.scenario == r.scenario and o.n == 1), None)
         if alone is None or r is alone:
             continue
-        p95 = [pct([c.answer_s for c in x.clients if c.answer_s is not None] or [float("nan")], .95)
-               for x in (r, alone)]
+        p95 = [pct(answered(x.clients) or [float("nan")], .95) for x in (r, alone)]
         out.append(f"- {r.scenario}, N={r.n}: p95 {secs(p95[0])} s = {p95[0] / p95[1]:.1f} x N = 1's {secs(p95[1])} s")
     return out
 
