@@ -94,14 +94,29 @@ def current_view(**page_choices) -> View:
 
 
 def share_slot() -> None:
-    """app.py: reserve the sidebar's share box and fill it with the inputs-level view (pages that stop early,
-    e.g. waiting for an upload, still get a link)."""
-    st.session_state[_SLOT] = st.sidebar.empty()
+    """app.py: draw the sidebar's "Share this view" box once per run, with a placeholder for its link, and fill it
+    with the inputs-level view (pages that stop early, e.g. waiting for an upload, still get a link).
+
+    A page's `publish` refills only that placeholder, one element. Refilling a placeholder with nested containers
+    blanked the browser's page: when the server is busy, Streamlit folds a message for a place into an older one for
+    the same place still waiting in the queue, so a child could arrive before the container it belongs in
+    (tests/pages/test_page_delivery.py)."""
+    box = st.sidebar.expander("Share this view", icon=":material/link:")
+    st.session_state[_SLOT] = box.empty()
+    box.caption("Copy it with the button at the box's top right. It restores the page, image, text, pack and the "
+                "selected layer, head, token and patch.")
+    if current_view().image == UPLOADED:
+        box.caption("Your image is an upload: uploads cannot travel in a link, so whoever opens it is asked to "
+                    "upload their own copy.")
+    if st.session_state.get(_UPLOAD_NOTE) and inputs.current().image_png is None:
+        st.sidebar.info("This link was made with an uploaded image, which a link cannot carry: upload it "
+                        "(or pick a sample) to continue.")
     publish()
 
 
 def publish(**page_choices) -> str:
-    """Write the current view into the URL bar and the sidebar's "Share this view" box; returns the link."""
+    """Write the current view into the URL bar and the link in the sidebar's "Share this view" box; returns the
+    link."""
     view = current_view(**page_choices)
     params = to_query(replace(view, page=None))  # the path already names the page
     if st.query_params.to_dict() != params:
@@ -109,15 +124,5 @@ def publish(**page_choices) -> str:
     url = link(base_url(st.context.url, st.session_state.get(_PAGE) or ""), view)
     slot = st.session_state.get(_SLOT)
     if slot is not None:
-        with slot.container():
-            with st.expander("Share this view", icon=":material/link:"):
-                st.code(url, language=None, wrap_lines=True)
-                st.caption("Copy it with the button at the box's top right. It restores the page, image, text, "
-                           "pack and the selected layer, head, token and patch.")
-                if view.image == UPLOADED:
-                    st.caption("Your image is an upload: uploads cannot travel in a link, so whoever opens it "
-                               "is asked to upload their own copy.")
-    if st.session_state.get(_UPLOAD_NOTE) and inputs.current().image_png is None:
-        st.sidebar.info("This link was made with an uploaded image, which a link cannot carry: upload it "
-                        "(or pick a sample) to continue.")
+        slot.code(url, language=None, wrap_lines=True)
     return url
