@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.testing.v1 import AppTest, app_test
 
 from core.classroom.page_table import PAGE_TABLE
@@ -103,8 +104,6 @@ def test_the_browser_model_rejects_a_child_of_a_replaced_container():
     """The rule the test above relies on, on the message order that blanked the page: a placeholder filled with a
     container holding an expander, then refilled (by a fragment) through a wrapper, the old message for the inner
     path folded into its earlier place in the queue."""
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
     def block(path, kind):
         message = ForwardMsg()
         message.metadata.delta_path[:] = path
